@@ -1,0 +1,75 @@
+package fstrm
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	framestream "github.com/farsightsec/golang-framestream"
+)
+
+// frames200 is a stream of dnstap-sized frames (200 bytes).
+func frames200(b *testing.B, n int) []byte {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, ct)
+	f := bytes.Repeat([]byte{0x5a}, 200)
+	for range n {
+		w.WriteFrame(f)
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+func BenchmarkReader(b *testing.B) {
+	s := frames200(b, 100000)
+	b.SetBytes(int64(len(s)) / 100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		r, err := NewFileReader(bytes.NewReader(s), ReaderOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; n < b.N; n++ {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkFramestreamReader is the baseline: golang-framestream, which the
+// dnstap command uses.
+func BenchmarkFramestreamReader(b *testing.B) {
+	s := frames200(b, 100000)
+	b.SetBytes(int64(len(s)) / 100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		r, err := framestream.NewReader(bytes.NewReader(s), &framestream.ReaderOptions{ContentTypes: [][]byte{[]byte(ct)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 1<<16)
+		for ; n < b.N; n++ {
+			if _, err := r.ReadFrame(buf); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkWriter(b *testing.B) {
+	f := bytes.Repeat([]byte{0x5a}, 200)
+	w := NewWriter(io.Discard, ct)
+	b.SetBytes(204)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.WriteFrame(f)
+	}
+	w.Close()
+}
