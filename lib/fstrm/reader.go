@@ -127,6 +127,11 @@ func (r *Reader) ContentType() string { return r.ct }
 // Frames is the number of data frames read so far.
 func (r *Reader) Frames() int64 { return r.frames }
 
+// Buffered is the number of bytes read from the connection and not yet
+// returned as frames. When it is zero, the next Next will block on a read:
+// a caller that batches frames hands its batch on then.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
 // Offset is the number of bytes of the stream consumed so far.
 func (r *Reader) Offset() int64 { return r.offset }
 

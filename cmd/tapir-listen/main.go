@@ -1,0 +1,77 @@
+// Command tapir-listen receives dnstap from resolvers and writes it as one
+// Frame Streams stream.
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/lib/listen"
+	"github.com/tapir-edge/tapir/lib/tool"
+)
+
+func main() { tool.Main(app(), manual) }
+
+func app() *cli.App {
+	return &cli.App{
+		Name:      "tapir-listen",
+		Usage:     "receive dnstap from resolvers onto one stream",
+		UsageText: "tapir-listen [-u PATH]... [-l ADDR]... [--tls ADDR]... [-w FILE] [options]",
+		Description: `tapir-listen accepts dnstap connections from any number of resolvers
+(Unbound, BIND, Knot Resolver, PowerDNS Recursor) on unix sockets, TCP,
+TLS, and sockets passed by systemd (socket activation), and writes every
+frame it receives to one Frame Streams stream of content type
+protobuf:dnstap.Dnstap, on stdout or in a file. The stream reads with
+tapir-cat, dnstap -r and dnstap-read.
+
+Each resolver has its own connection: one that restarts reconnects without
+disturbing the others, and one that sends garbage, or stalls in the
+handshake or inside a frame for longer than --timeout, is cut off with a
+log line that names it.
+
+tapir-listen never makes a resolver wait: frames go to a buffer of
+--buffer bytes, and when the output falls behind and the buffer is full,
+frames are dropped and counted (unless --on-full block). Counters
+(connections, frames, bytes, drops, errors) are logged on SIGUSR1 and at
+exit, and served with --metrics.
+
+TCP and TLS addresses without a host bind to loopback (127.0.0.1).`,
+		Flags: append(append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "unix", Aliases: []string{"u"}, Usage: "listen on the unix socket `PATH` (repeatable); a stale socket file is replaced, a live one is not", Category: "Listeners", TakesFile: true},
+			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "permissions of unix sockets, in `OCTAL`", Category: "Listeners"},
+			&cli.StringFlag{Name: "socket-group", Usage: "group of unix sockets, `NAME` or number (the resolver's group)", Category: "Listeners"},
+			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "listen on TCP `ADDR` (host:port; a bare port binds loopback; repeatable)", Category: "Listeners"},
+			&cli.StringSliceFlag{Name: "tls", Usage: "listen on TCP `ADDR` with TLS (repeatable; needs --tls-cert and --tls-key)", Category: "Listeners"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "server certificate chain `FILE` (PEM)", Category: "Listeners", TakesFile: true},
+			&cli.StringFlag{Name: "tls-key", Usage: "server private key `FILE` (PEM, mode 0600)", Category: "Listeners", TakesFile: true},
+			&cli.StringFlag{Name: "tls-client-ca", Usage: "require client certificates signed by a CA in `FILE` (PEM)", Category: "Listeners", TakesFile: true},
+			&cli.DurationFlag{Name: "timeout", Value: listen.DefaultTimeout, Usage: "cut off a resolver stalled this `LONG` in the handshake or a frame", Category: "Listeners"},
+			&cli.StringFlag{Name: "max-frame-size", Value: "256KiB", Usage: "largest frame accepted, in `BYTES` (suffixes KiB, MiB)", Category: "Listeners"},
+
+			&cli.StringSliceFlag{Name: "types", Aliases: []string{"t"}, Usage: "keep only messages of these `TYPES` (e.g. CLIENT_RESPONSE or CR; comma-separated, repeatable)", Category: "Filters"},
+			&cli.StringFlag{Name: "set-identity", Usage: "replace the identity in every frame with `NAME`", Category: "Filters"},
+
+			&cli.StringFlag{Name: "buffer", Value: "64MiB", Usage: "`BYTES` of frames held while the output is slow", Category: "Output"},
+			&cli.StringFlag{Name: "on-full", Value: "drop", Usage: "when the buffer is full: drop frames (and count them), or block the `ACTION` resolvers", Category: "Output"},
+		}, tool.OutputFlags()...), tool.MetricsFlag),
+		Action: listen.Action,
+	}
+}
+
+var manual = tool.Manual{
+	Examples: []tool.Example{
+		{Text: "Take dnstap from Unbound (dnstap-socket-path: /run/tapir/dnstap.sock) into a compressed file:",
+			Command: "tapir-listen -u /run/tapir/dnstap.sock --socket-group unbound -w /var/lib/tapir/dnstap.fstrm --zstd"},
+		{Text: "Take client responses from two resolvers over TCP and pipe them on:",
+			Command: "tapir-listen -l 127.0.0.1:6000 -l 192.0.2.53:6000 -t CLIENT_RESPONSE | tapir-anon | tapir-agg"},
+		{Text: "Watch what a resolver sends:",
+			Command: "tapir-listen -u /tmp/dnstap.sock | tapir-cat"},
+	},
+	Sections: [][2]string{
+		{"SIGNALS", `SIGTERM, SIGINT: stop accepting, read what connected resolvers have already sent (for up to a second), write every buffered frame and STOP, exit 0.
+
+SIGHUP: end the stream in the -w file and start a new one in a file opened anew at that path (for logrotate).
+
+SIGUSR1: log the counters.`},
+	},
+	SeeAlso: []string{"tapir-cat(1)", "tapir-anon(1)", "dnstap(8)", "unbound.conf(5)"},
+}

@@ -1,0 +1,198 @@
+package tool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/stream"
+)
+
+// InputFlags are the flags of a tool that reads streams: -r and --identity.
+func InputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "read", Aliases: []string{"r"}, Usage: "read `FILE` (repeatable; - is stdin) instead of stdin", Category: "Input", TakesFile: true},
+		&cli.StringSliceFlag{Name: "identity", Aliases: []string{"i"}, Usage: "age identity `FILE` to decrypt encrypted input (repeatable; mode 0600)", Category: "Input", TakesFile: true},
+	}
+}
+
+// OutputFlags are the flags of a tool that writes a stream: -w, --zstd,
+// --recipient and --recipients-file.
+func OutputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write to `FILE` instead of stdout (reopened on SIGHUP)", Category: "Output", TakesFile: true},
+		&cli.BoolFlag{Name: "zstd", Aliases: []string{"z"}, Usage: "compress the output with zstd", Category: "Output"},
+		&cli.StringSliceFlag{Name: "recipient", Usage: "encrypt the output to age `RECIPIENT` (age1…; repeatable)", Category: "Output"},
+		&cli.StringSliceFlag{Name: "recipients-file", Usage: "encrypt the output to the age recipients in `FILE` (repeatable)", Category: "Output", TakesFile: true},
+	}
+}
+
+// Inputs names the inputs: the -r files, or "-" for stdin.
+func Inputs(c *cli.Context) []string {
+	if in := c.StringSlice("read"); len(in) > 0 {
+		return in
+	}
+	return []string{"-"}
+}
+
+// Input is one opened input stream.
+type Input struct {
+	Name string // file name, or "stdin"
+	*fstrm.Reader
+	s *stream.Reader
+	f *os.File
+}
+
+// Close closes the input's decoders and file.
+func (in *Input) Close() error {
+	in.s.Close()
+	if in.f != os.Stdin {
+		return in.f.Close()
+	}
+	return nil
+}
+
+// Identities reads the --identity files.
+func Identities(c *cli.Context) ([]age.Identity, error) {
+	ids, err := stream.ReadIdentities(c.StringSlice("identity"))
+	if err != nil {
+		return nil, Usagef("--identity: %w", err)
+	}
+	return ids, nil
+}
+
+// Open opens one input: the file (or stdin for "-"), its compression and
+// encryption, and its Frame Streams opening, checked against the content
+// types the tool reads. Errors are input errors (exit 3) that name the
+// input.
+func Open(name string, ids []age.Identity, opts fstrm.ReaderOptions) (*Input, error) {
+	in := &Input{Name: name, f: os.Stdin}
+	if name == "-" {
+		in.Name = "stdin"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, InputError(err)
+		}
+		in.f = f
+	}
+	s, err := stream.NewReader(in.f, ids)
+	if err != nil {
+		in.f.Close()
+		if errors.Is(err, stream.ErrNoIdentity) {
+			return nil, Usagef("%s: %w", in.Name, err)
+		}
+		return nil, InputError(fmt.Errorf("%s: %w", in.Name, err))
+	}
+	in.s = s
+	r, err := fstrm.NewFileReader(s, opts)
+	if err != nil {
+		in.Close()
+		return nil, InputError(fmt.Errorf("%s: %w", in.Name, err))
+	}
+	in.Reader = r
+	return in, nil
+}
+
+// Output is the stream a tool writes: stdout or the -w file, encoded as
+// the flags say. It is safe for use by one goroutine at a time, except
+// Reopen, which the caller serialises with writes.
+type Output struct {
+	*fstrm.Writer
+	path string
+	opts stream.WriterOptions
+	f    *os.File
+	enc  io.WriteCloser
+}
+
+// CreateOutput opens the output that the flags name, for a stream of
+// content type ct. It refuses to write a binary stream to a terminal.
+func CreateOutput(c *cli.Context, ct string) (*Output, error) {
+	rs, err := stream.ParseRecipients(c.StringSlice("recipient"), c.StringSlice("recipients-file"))
+	if err != nil {
+		return nil, Usagef("%w", err)
+	}
+	o := &Output{path: c.String("write"), opts: stream.WriterOptions{Zstd: c.Bool("zstd"), Recipients: rs}}
+	if err := o.open(); err != nil {
+		return nil, err
+	}
+	o.Writer = fstrm.NewWriter(o.enc, ct)
+	return o, nil
+}
+
+func (o *Output) open() error {
+	if o.path == "" || o.path == "-" {
+		if term.IsTerminal(int(os.Stdout.Fd())) {
+			return Usagef("refusing to write a binary stream to a terminal: redirect stdout or use -w FILE")
+		}
+		o.f = os.Stdout
+	} else {
+		f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return &Error{ExitFailure, err}
+		}
+		o.f = f
+	}
+	enc, err := stream.NewWriter(o.f, o.opts)
+	if err != nil {
+		return err
+	}
+	o.enc = enc
+	return nil
+}
+
+// Flush writes out what is buffered, through the compressor.
+func (o *Output) Flush() error {
+	if err := o.Writer.Flush(); err != nil {
+		return err
+	}
+	return stream.Flush(o.enc)
+}
+
+// Reopen ends the stream in the current file (STOP) and starts a new one
+// in a file opened anew at the same path, as logrotate expects on SIGHUP.
+// On stdout it only flushes.
+func (o *Output) Reopen() error {
+	if o.f == os.Stdout {
+		return o.Flush()
+	}
+	if err := o.finish(); err != nil {
+		return err
+	}
+	if err := o.open(); err != nil {
+		return err
+	}
+	o.Writer.Reset(o.enc)
+	return nil
+}
+
+func (o *Output) finish() error {
+	err := o.Writer.Close()
+	if e := o.enc.Close(); err == nil {
+		err = e
+	}
+	if o.f != os.Stdout {
+		if e := o.f.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Close ends the stream (STOP), finishes the encodings and closes the file.
+func (o *Output) Close() error {
+	if err := o.finish(); err != nil {
+		return fmt.Errorf("close output: %w", err)
+	}
+	return nil
+}
+
+// FlushFrames writes buffered frames on to the encoder or file without
+// ending a compressed block.
+func (o *Output) FlushFrames() error { return o.Writer.Flush() }

@@ -1,0 +1,222 @@
+// Package tool is the command-line plumbing every tapir tool shares: the
+// conventions of DESIGN.md (environment variables for every flag, logging
+// to stderr, exit codes, signals, input and output streams) in one place,
+// so that a tool's main.go holds only its flags and one call into lib.
+package tool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, the same for every tool and documented in each man page.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // runtime failure
+	ExitUsage       = 2 // usage or configuration error
+	ExitInput       = 3 // input that could not be read
+	ExitRefused     = 4 // a remote peer refused
+	ExitUnavailable = 5 // a remote peer is unreachable or failed
+)
+
+// Error is an error with the exit code it should end the tool with.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode implements cli.ExitCoder.
+func (e *Error) ExitCode() int { return e.Code }
+
+// Usagef returns a usage or configuration error (exit 2).
+func Usagef(format string, args ...any) error {
+	return &Error{ExitUsage, fmt.Errorf(format, args...)}
+}
+
+// InputError marks err as unreadable input (exit 3).
+func InputError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{ExitInput, err}
+}
+
+// Code returns the exit code for err.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e cli.ExitCoder
+	if errors.As(err, &e) {
+		return e.ExitCode()
+	}
+	return ExitFailure
+}
+
+// Example is a command line with what it does, for --help and the man page.
+type Example struct {
+	Text, Command string
+}
+
+// Manual is what a man page needs beyond the flags.
+type Manual struct {
+	Examples []Example
+	// Sections are extra man page sections, in order: title, then text
+	// (paragraphs separated by blank lines; lines that begin with a space
+	// are kept as they are).
+	Sections [][2]string
+	SeeAlso  []string
+}
+
+const manualKey = "tapir.manual"
+
+// Main runs app with the shared conventions and exits with its code. It
+// never returns.
+func Main(app *cli.App, m Manual) {
+	os.Exit(Run(Setup(app, m), os.Args))
+}
+
+// Setup adds the shared flags, environment variables, logging and error
+// handling to app, and keeps m for documentation.
+func Setup(app *cli.App, m Manual) *cli.App {
+	app.Flags = append(app.Flags, logFlags...)
+	for _, f := range app.Flags {
+		setEnv(f)
+	}
+	app.HideHelpCommand = true
+	app.UseShortOptionHandling = true
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[manualKey] = m
+	if len(m.Examples) > 0 {
+		var b strings.Builder
+		if app.Description != "" {
+			b.WriteString(app.Description)
+			b.WriteString("\n\n")
+		}
+		b.WriteString("EXAMPLES:\n")
+		for _, e := range m.Examples {
+			fmt.Fprintf(&b, "   %s\n      %s\n", e.Text, e.Command)
+		}
+		app.CustomAppHelpTemplate = strings.Replace(cli.AppHelpTemplate,
+			`{{template "descriptionTemplate" .}}`, `{{.Metadata.tapirHelp}}`, 1)
+		app.Metadata["tapirHelp"] = strings.TrimRight(b.String(), "\n")
+		if app.Description == "" {
+			app.CustomAppHelpTemplate = strings.Replace(app.CustomAppHelpTemplate, "{{if .Description}}", "{{if true}}", 1)
+		}
+	}
+	before := app.Before
+	app.Before = func(c *cli.Context) error {
+		if err := setupLog(c); err != nil {
+			return err
+		}
+		if before != nil {
+			return before(c)
+		}
+		return nil
+	}
+	app.ExitErrHandler = func(*cli.Context, error) {} // Run reports
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+		return &Error{ExitUsage, err}
+	}
+	return app
+}
+
+// ManualOf returns the Manual that Setup stored in app.
+func ManualOf(app *cli.App) Manual {
+	m, _ := app.Metadata[manualKey].(Manual)
+	return m
+}
+
+// Run runs an app made by Setup and returns its exit code, having logged
+// the error if there was one.
+func Run(app *cli.App, args []string) int {
+	err := app.Run(args)
+	if err == nil {
+		return ExitOK
+	}
+	code := Code(err)
+	if code == ExitUsage {
+		fmt.Fprintf(app.ErrWriter, "%s: %v\nSee '%s --help'.\n", app.Name, err, app.Name)
+	} else if msg := err.Error(); msg != "" {
+		slog.Error(msg)
+	}
+	return code
+}
+
+// EnvName is the environment variable that sets a flag: TAPIR_ and the
+// flag's long name in upper case with dashes as underscores.
+func EnvName(flag string) string {
+	return "TAPIR_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// setEnv gives a flag its environment variable unless it has one.
+func setEnv(f cli.Flag) {
+	name := f.Names()[0]
+	if name == "help" || name == "version" {
+		return
+	}
+	env := []string{EnvName(name)}
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.StringSliceFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.BoolFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.IntFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.Int64Flag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.UintFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.DurationFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.PathFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.TimestampFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	case *cli.GenericFlag:
+		f.EnvVars = orDefault(f.EnvVars, env)
+	}
+}
+
+func orDefault(have, def []string) []string {
+	if len(have) > 0 {
+		return have
+	}
+	return def
+}
+
+var logFlags = []cli.Flag{
+	&cli.StringFlag{Name: "log-format", Value: "text", Usage: "diagnostics on stderr as `FORMAT`: text or json", Category: "Diagnostics"},
+	&cli.StringFlag{Name: "log-level", Value: "info", Usage: "least `LEVEL` logged: debug, info, warn or error", Category: "Diagnostics"},
+}
+
+func setupLog(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return Usagef("--log-level: %v", err)
+	}
+	o := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch c.String("log-format") {
+	case "text":
+		h = slog.NewTextHandler(c.App.ErrWriter, o)
+	case "json":
+		h = slog.NewJSONHandler(c.App.ErrWriter, o)
+	default:
+		return Usagef("--log-format %q: want text or json", c.String("log-format"))
+	}
+	slog.SetDefault(slog.New(h).With("tool", c.App.Name))
+	return nil
+}
