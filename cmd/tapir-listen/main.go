@@ -20,8 +20,8 @@ func app() *cli.App {
 (Unbound, BIND, Knot Resolver, PowerDNS Recursor) on unix sockets, TCP,
 TLS, and sockets passed by systemd (socket activation), and writes every
 frame it receives to one Frame Streams stream of content type
-protobuf:dnstap.Dnstap, on stdout or in a file. The stream reads with
-tapir-cat, dnstap -r and dnstap-read.
+protobuf:dnstap.Dnstap, on stdout or in a file. Read the stream with
+tapir-cat, dnstap -r or dnstap-read.
 
 Each resolver has its own connection: one that restarts reconnects without
 disturbing the others, and one that sends garbage, or stalls in the
@@ -44,14 +44,14 @@ TCP and TLS addresses without a host bind to loopback (127.0.0.1).`,
 			&cli.StringFlag{Name: "tls-cert", Usage: "server certificate chain `FILE` (PEM)", Category: "Listeners", TakesFile: true},
 			&cli.StringFlag{Name: "tls-key", Usage: "server private key `FILE` (PEM, mode 0600)", Category: "Listeners", TakesFile: true},
 			&cli.StringFlag{Name: "tls-client-ca", Usage: "require client certificates signed by a CA in `FILE` (PEM)", Category: "Listeners", TakesFile: true},
-			&cli.DurationFlag{Name: "timeout", Value: listen.DefaultTimeout, Usage: "cut off a resolver stalled this `LONG` in the handshake or a frame", Category: "Listeners"},
+			&cli.DurationFlag{Name: "timeout", Value: listen.DefaultTimeout, Usage: "cut off a resolver stalled for `DURATION` in the handshake or a frame", Category: "Listeners"},
 			&cli.StringFlag{Name: "max-frame-size", Value: "256KiB", Usage: "largest frame accepted, in `BYTES` (suffixes KiB, MiB)", Category: "Listeners"},
 
 			&cli.StringSliceFlag{Name: "types", Aliases: []string{"t"}, Usage: "keep only messages of these `TYPES` (e.g. CLIENT_RESPONSE or CR; comma-separated, repeatable)", Category: "Filters"},
 			&cli.StringFlag{Name: "set-identity", Usage: "replace the identity in every frame with `NAME`", Category: "Filters"},
 
 			&cli.StringFlag{Name: "buffer", Value: "64MiB", Usage: "`BYTES` of frames held while the output is slow", Category: "Output"},
-			&cli.StringFlag{Name: "on-full", Value: "drop", Usage: "when the buffer is full: drop frames (and count them), or block the `ACTION` resolvers", Category: "Output"},
+			&cli.StringFlag{Name: "on-full", Value: "drop", Usage: "`ACTION` when the buffer is full: drop (discard frames, and count them) or block (make the resolvers wait)", Category: "Output"},
 		}, tool.OutputFlags()...), tool.MetricsFlag),
 		Action: listen.Action,
 	}

@@ -57,7 +57,12 @@ func (c *conn) serve(spec Listener) {
 		Timeout:       s.cfg.Timeout,
 	})
 	if err != nil {
-		if !c.draining() {
+		switch {
+		case c.draining():
+		case errors.Is(err, io.EOF):
+			// Connected and closed without a byte: a probe, not a resolver.
+			log.Debug("closed before the handshake")
+		default:
 			c.fail(log, "handshake", err)
 		}
 		return

@@ -312,7 +312,8 @@ func (s *Server) submit(b *batch) {
 		s.put(b)
 		return
 	}
-	b.weight = max(int64(len(b.buf)), minWeight)
+	// A batch may pass batchSize by one frame; it must still fit the buffer.
+	b.weight = min(max(int64(len(b.buf)), minWeight), s.cfg.Buffer)
 	var ok bool
 	if s.cfg.Block {
 		ok = s.sem.Acquire(s.dead, b.weight) == nil

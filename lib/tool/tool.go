@@ -100,7 +100,7 @@ func Setup(app *cli.App, m Manual) *cli.App {
 	if len(m.Examples) > 0 {
 		var b strings.Builder
 		if app.Description != "" {
-			b.WriteString(app.Description)
+			b.WriteString(indent(app.Description))
 			b.WriteString("\n\n")
 		}
 		b.WriteString("EXAMPLES:\n")

@@ -1,0 +1,67 @@
+# tapir toolkit. `make` builds the tools into bin/; `make test` runs every
+# test; `make install` installs tools, man pages, completions and systemd
+# units under PREFIX.
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+GO        ?= go
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+TOOLS := $(notdir $(wildcard cmd/tapir-*))
+
+.PHONY: all build test check install man completions docs bench fuzz clean sample
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/ ./cmd/... ./tools/...
+
+# The tests, as CI runs them: real Unbound and friends must be installed
+# (TAPIR_REQUIRE_REAL=1 fails a test that would otherwise skip without them).
+test:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd lib tools)" || { echo "gofmt needed:"; gofmt -l cmd lib tools; exit 1; }
+	TAPIR_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 20m ./...
+
+# Man pages and completions are generated from the CLI definitions; a test
+# fails when the checked-in files are stale.
+man completions docs:
+	TAPIR_UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestDocs$$' ./cmd/...
+
+# A short run of every fuzz target (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# Micro-benchmarks, then whole pipelines beside the reference tools.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./lib/...
+	./tools/bench/pipelines.sh
+
+# The quick start: the bundled sample capture through tapir-cat.
+sample: build
+	./bin/tapir-cat testdata/sample.dnstap.zst | head -20
+	./bin/tapir-cat --count testdata/sample.dnstap.zst
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for t in $(TOOLS); do install -m 0755 bin/$$t $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	for t in $(TOOLS); do \
+	  install -m 0644 completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  install -m 0644 completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+	install -m 0644 lib/systemd/*.socket lib/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,26 @@
+# fish completion for tapir-listen.
+# Generated from the command line definitions of tapir-listen; do not edit.
+# Regenerate with: make completions
+
+complete -c tapir-listen -s u -l unix -r -d 'listen on the unix socket PATH'
+complete -c tapir-listen -l socket-mode -x -d 'permissions of unix sockets, in OCTAL'
+complete -c tapir-listen -l socket-group -x -d 'group of unix sockets, NAME or number'
+complete -c tapir-listen -s l -l listen -x -d 'listen on TCP ADDR'
+complete -c tapir-listen -l tls -x -d 'listen on TCP ADDR with TLS'
+complete -c tapir-listen -l tls-cert -r -d 'server certificate chain FILE'
+complete -c tapir-listen -l tls-key -r -d 'server private key FILE'
+complete -c tapir-listen -l tls-client-ca -r -d 'require client certificates signed by a CA in FILE'
+complete -c tapir-listen -l timeout -x -d 'cut off a resolver stalled for DURATION in the handshake or a frame'
+complete -c tapir-listen -l max-frame-size -x -d 'largest frame accepted, in BYTES'
+complete -c tapir-listen -s t -l types -x -d 'keep only messages of these TYPES'
+complete -c tapir-listen -l set-identity -x -d 'replace the identity in every frame with NAME'
+complete -c tapir-listen -l buffer -x -d 'BYTES of frames held while the output is slow'
+complete -c tapir-listen -l on-full -x -a 'drop block' -d 'ACTION when the buffer is full: drop or block'
+complete -c tapir-listen -s w -l write -r -d 'write to FILE instead of stdout'
+complete -c tapir-listen -s z -l zstd -d 'compress the output with zstd'
+complete -c tapir-listen -l recipient -x -d 'encrypt the output to age RECIPIENT'
+complete -c tapir-listen -l recipients-file -r -d 'encrypt the output to the age recipients in FILE'
+complete -c tapir-listen -l metrics -x -d 'serve Prometheus metrics on ADDR'
+complete -c tapir-listen -l log-format -x -a 'text json' -d 'diagnostics on stderr as FORMAT: text or json'
+complete -c tapir-listen -l log-level -x -a 'debug info warn error' -d 'least LEVEL logged: debug, info, warn or error'
+complete -c tapir-listen -s h -l help -d 'show help'
