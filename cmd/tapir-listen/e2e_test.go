@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/dnswire"
+	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/unboundtest"
+)
+
+// The test binary doubles as tapir-listen, so that the tests run the real
+// program, signals and all, without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("TAPIR_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func run(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	p := &proc{cmd: cmd, stderr: new(bytes.Buffer), done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("tapir-listen stderr:\n%s", p.stderr)
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and checks the exit status is 0.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("tapir-listen: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("tapir-listen did not exit on SIGTERM\n%s", p.stderr)
+	}
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear", path)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// msg is what the test checks of each frame.
+type msg struct {
+	identity string
+	typ      dnstap.MessageType
+	client   netip.Addr
+	qname    string
+	qtype    uint16
+	rcode    int // -1 for queries
+}
+
+func (m msg) String() string {
+	return fmt.Sprintf("%s %v %v %s %s rcode=%d", m.identity, m.typ, m.client, m.qname, dns.TypeToString[m.qtype], m.rcode)
+}
+
+// readFrames reads what a file holds so far; a missing STOP is expected
+// while tapir-listen is still writing.
+func readFrames(t *testing.T, path string, stopped bool) []msg {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := fstrm.NewFileReader(f, fstrm.ReaderOptions{ContentTypes: []string{"protobuf:dnstap.Dnstap"}})
+	if err != nil {
+		if !stopped {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	var out []msg
+	var fr dnstap.Frame
+	name := make([]byte, 0, 256)
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			if !stopped && (errors.Is(err, fstrm.ErrMissingStop) || errors.Is(err, fstrm.ErrTruncated)) {
+				return out
+			}
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := fr.Unmarshal(b); err != nil {
+			t.Fatalf("frame %d: %v", r.Frames(), err)
+		}
+		m := msg{identity: string(fr.Identity), typ: fr.Type, rcode: -1}
+		m.client, _ = netip.AddrFromSlice(fr.QueryAddress)
+		q, qt, _, err := dnswire.Question(fr.DNS(), name)
+		if err != nil {
+			t.Fatalf("frame %d: %v", r.Frames(), err)
+		}
+		m.qname, m.qtype = string(q), qt
+		if fr.Type.IsResponse() {
+			h, _ := dnswire.ParseHeader(fr.DNS())
+			m.rcode = int(h.Rcode())
+		}
+		out = append(out, m)
+	}
+}
+
+func waitFrames(t *testing.T, path string, n int) []msg {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got := readFrames(t, path, false)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames in %s, want %d", len(got), path, n)
+		}
+	}
+}
+
+type query struct {
+	client string
+	name   string
+	qtype  uint16
+	rcode  int
+}
+
+// ask sends the queries to Unbound and returns the frames they should make.
+func ask(t *testing.T, s *unboundtest.Server, identity string, qs []query) []msg {
+	t.Helper()
+	var want []msg
+	for _, q := range qs {
+		r, err := s.QueryFrom(q.client, q.name, q.qtype)
+		if err != nil {
+			t.Fatalf("query %s from %s: %v", q.name, q.client, err)
+		}
+		if r.Rcode != q.rcode {
+			t.Fatalf("%s: rcode %d, want %d", q.name, r.Rcode, q.rcode)
+		}
+		c := netip.MustParseAddr(q.client)
+		want = append(want,
+			msg{identity, dnstap.ClientQuery, c, q.name, q.qtype, -1},
+			msg{identity, dnstap.ClientResponse, c, q.name, q.qtype, q.rcode})
+	}
+	return want
+}
+
+func queries(prefix string, n int) []query {
+	names := []struct {
+		name  string
+		qtype uint16
+		rcode int
+	}{
+		{"www.example.test.", dns.TypeA, dns.RcodeSuccess},
+		{"www.example.test.", dns.TypeAAAA, dns.RcodeSuccess},
+		{"example.test.", dns.TypeMX, dns.RcodeSuccess},
+		{"example.test.", dns.TypeTXT, dns.RcodeSuccess},
+		{"missing.example.test.", dns.TypeA, dns.RcodeNameError},
+	}
+	var qs []query
+	for i := range n {
+		x := names[i%len(names)]
+		qs = append(qs, query{fmt.Sprintf("%s.%d", prefix, 1+i%50), x.name, x.qtype, x.rcode})
+	}
+	return qs
+}
+
+// sameMessages compares as multisets: two resolvers interleave, and an
+// Unbound with more than one thread may reorder.
+func sameMessages(t *testing.T, got, want []msg) {
+	t.Helper()
+	count := map[string]int{}
+	for _, m := range want {
+		count[m.String()]++
+	}
+	for _, m := range got {
+		count[m.String()]--
+	}
+	bad := 0
+	for k, n := range count {
+		if n != 0 {
+			bad++
+			if bad < 10 {
+				t.Errorf("%+d × %s", -n, k)
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d frames, want %d", len(got), len(want))
+	}
+}
+
+// Two real Unbounds, one on a unix socket and one over TCP, send dnstap of
+// client queries and responses; one restarts mid-test. Every query and
+// response arrives, with the right names, types, clients and rcodes.
+func TestUnbound(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "dnstap.sock")
+	tcp := freePort(t)
+	out := filepath.Join(dir, "out.fstrm")
+	p := run(t, "-u", sock, "-l", tcp, "-w", out)
+	waitFile(t, sock)
+
+	viaUnix := unboundtest.Start(t, unboundtest.Config{DnstapSocket: sock, Identity: "unbound-unix", LogClientQuery: true, LogClientResponse: true})
+	viaTCP := unboundtest.Start(t, unboundtest.Config{DnstapTCP: tcp, Identity: "unbound-tcp", LogClientQuery: true, LogClientResponse: true})
+
+	want := ask(t, viaUnix, "unbound-unix", queries("127.77.1", 100))
+	want = append(want, ask(t, viaTCP, "unbound-tcp", queries("127.77.2", 100))...)
+	waitFrames(t, out, len(want))
+
+	// Unbound drops what its dnstap thread has not sent when it stops:
+	// everything was seen to arrive above, so the restart loses nothing.
+	viaUnix.Restart()
+	want = append(want, ask(t, viaUnix, "unbound-unix", queries("127.77.3", 60))...)
+	want = append(want, ask(t, viaTCP, "unbound-tcp", queries("127.77.4", 60))...)
+	waitFrames(t, out, len(want))
+
+	p.stop(t)
+	got := readFrames(t, out, true) // now with STOP
+	sameMessages(t, got, want)
+	log := p.stderr.String()
+	for _, s := range []string{`identity=unbound-unix`, `identity=unbound-tcp`, "counters at exit", "dropped_frames_full=0"} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log lacks %q", s)
+		}
+	}
+	if n := strings.Count(log, "identity=unbound-unix"); n < 2 {
+		t.Errorf("the restarted Unbound was identified %d times, want 2 (a new connection)", n)
+	}
+}
+
+// --types keeps only client responses, and --set-identity renames.
+func TestUnboundFilters(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "dnstap.sock")
+	out := filepath.Join(dir, "out.fstrm")
+	p := run(t, "-u", sock, "-w", out, "--types", "CR", "--set-identity", "edge-7")
+	waitFile(t, sock)
+	s := unboundtest.Start(t, unboundtest.Config{DnstapSocket: sock, LogClientQuery: true, LogClientResponse: true})
+	all := ask(t, s, "edge-7", queries("127.77.5", 40))
+	var want []msg
+	for _, m := range all {
+		if m.typ == dnstap.ClientResponse {
+			want = append(want, m)
+		}
+	}
+	waitFrames(t, out, len(want))
+	p.stop(t)
+	sameMessages(t, readFrames(t, out, true), want)
+}
