@@ -155,4 +155,3 @@ func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}
 	return tc, nil
 }
-

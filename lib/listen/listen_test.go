@@ -367,4 +367,3 @@ func TestStaleSocket(t *testing.T) {
 	}
 	again.Close()
 }
-
