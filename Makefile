@@ -10,7 +10,9 @@ BENCHTIME ?= 1s
 
 TOOLS := $(notdir $(wildcard cmd/tapir-*))
 
-.PHONY: all build test check install man completions docs bench fuzz clean sample
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test check lint install man completions docs bench fuzz clean sample demo
 
 all: build
 
@@ -20,9 +22,16 @@ build:
 # The tests, as CI runs them: real Unbound and friends must be installed
 # (TAPIR_REQUIRE_REAL=1 fails a test that would otherwise skip without them).
 test:
+	TAPIR_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 20m ./...
+
+lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd lib tools)" || { echo "gofmt needed:"; gofmt -l cmd lib tools; exit 1; }
-	TAPIR_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 20m ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# What CI runs (after .ci/setup): lint, every test, a short fuzz of every target.
+check: lint test
+	$(MAKE) fuzz FUZZTIME=5s
 
 # Man pages and completions are generated from the CLI definitions; a test
 # fails when the checked-in files are stale.
@@ -43,10 +52,10 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./lib/...
 	./tools/bench/pipelines.sh
 
-# The quick start: the bundled sample capture through tapir-cat.
-sample: build
-	./bin/tapir-cat testdata/sample.dnstap.zst | head -20
-	./bin/tapir-cat --count testdata/sample.dnstap.zst
+# The quick start, with no resolver: tapir-listen receives the bundled
+# sample capture from a simulated resolver, and tapir-cat shows what arrived.
+demo: build
+	./tools/demo.sh
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -55,18 +55,3 @@ func (p SocketProtocol) String() string {
 	}
 	return "SocketProtocol(" + strconv.Itoa(int(p)) + ")"
 }
-
-// FrameType is the type of a dnstap frame (Dnstap.type).
-type FrameType int32
-
-// FrameMessage is the only frame type dnstap.proto defines: the frame
-// carries a Message.
-const FrameMessage FrameType = 1
-
-// String returns the proto name of t, "MESSAGE".
-func (t FrameType) String() string {
-	if t == FrameMessage {
-		return "MESSAGE"
-	}
-	return "FrameType(" + strconv.Itoa(int(t)) + ")"
-}

@@ -288,15 +288,15 @@ func (c *Config) check() error {
 		}
 	}
 	if (c.Zone == "") != (c.ZoneName == "") {
-		return errors.New("Zone and ZoneName must be given together")
+		return errors.New("config: Zone and ZoneName must be given together")
 	}
 	if c.ZoneName != "" {
 		if _, ok := dns.IsDomainName(c.ZoneName); !ok {
-			return fmt.Errorf("ZoneName %q is not a domain name", c.ZoneName)
+			return fmt.Errorf("config: ZoneName %q is not a domain name", c.ZoneName)
 		}
 	}
 	if c.Threads < 0 {
-		return fmt.Errorf("Threads is %d", c.Threads)
+		return fmt.Errorf("config: Threads is %d", c.Threads)
 	}
 	for _, f := range []struct{ name, v string }{
 		{"DnstapSocket", c.DnstapSocket},
