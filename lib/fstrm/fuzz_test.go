@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// addSeeds adds the real captures in the shared data, when present, to the
-// corpus kept in testdata.
+// addSeeds adds the real captures in the repository's testdata to the
+// corpus (testdata/fuzz holds more, and what the fuzzer has found).
 func addSeeds(f *testing.F) {
-	files, _ := filepath.Glob("../../../shared/data/dns-violations/*.dnstap")
+	files, _ := filepath.Glob("../../testdata/dns-violations/*.dnstap")
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
