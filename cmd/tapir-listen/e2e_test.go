@@ -276,6 +276,34 @@ func TestUnbound(t *testing.T) {
 	if n := strings.Count(log, "identity=unbound-unix"); n < 2 {
 		t.Errorf("the restarted Unbound was identified %d times, want 2 (a new connection)", n)
 	}
+	readable(t, out, len(want))
+}
+
+// readable checks that the reference readers take a file tapir-listen
+// wrote: the dnstap command and BIND's dnstap-read.
+func readable(t *testing.T, path string, frames int) {
+	t.Helper()
+	for _, c := range [][]string{{"dnstap", "-r", path, "-q"}, {"dnstap-read", path}} {
+		if _, err := exec.LookPath(c[0]); err != nil {
+			if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
+				t.Fatalf("%s not installed", c[0])
+			}
+			t.Logf("%s not installed; not checked", c[0])
+			continue
+		}
+		out, err := exec.Command(c[0], c[1:]...).Output()
+		if err != nil {
+			t.Errorf("%s: %v", c[0], err)
+			continue
+		}
+		lines := strings.Count(string(out), "\n")
+		if lines != frames {
+			t.Errorf("%s read %d messages, want %d", c[0], lines, frames)
+		}
+		if !strings.Contains(string(out), "www.example.test") {
+			t.Errorf("%s output lacks the query names:\n%.500s", c[0], out)
+		}
+	}
 }
 
 // --types keeps only client responses, and --set-identity renames.
