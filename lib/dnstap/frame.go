@@ -221,3 +221,6 @@ func addrPort(a []byte, port uint32) netip.AddrPort {
 	// Ports are uint32 on the wire but 16 bits in every transport.
 	return netip.AddrPortFrom(ip, uint16(port))
 }
+
+// ContentType is the Frame Streams content type of a dnstap stream.
+const ContentType = "protobuf:dnstap.Dnstap"

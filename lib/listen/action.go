@@ -28,7 +28,7 @@ func Action(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := tool.CreateOutput(c, ContentType)
+	out, err := tool.CreateOutput(c, dnstap.ContentType)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func BenchmarkServer(b *testing.B) {
 	frame := f.AppendMarshal(nil)
 
 	sock := filepath.Join(b.TempDir(), "s")
-	sink := fileSink{fstrm.NewWriter(io.Discard, ContentType)}
+	sink := fileSink{fstrm.NewWriter(io.Discard, dnstap.ContentType)}
 	s := New(Config{Listeners: []Listener{{Network: "unix", Addr: sock}}, Block: true}, sink, metrics.New("bench"))
 	ctx, cancel := context.WithCancel(context.Background())
 	s.log = slog.New(slog.DiscardHandler)
@@ -48,7 +48,7 @@ func BenchmarkServer(b *testing.B) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	w, err := fstrm.Dial(c, ContentType, fstrm.WriterOptions{BufferSize: 256 << 10})
+	w, err := fstrm.Dial(c, dnstap.ContentType, fstrm.WriterOptions{BufferSize: 256 << 10})
 	if err != nil {
 		b.Fatal(err)
 	}

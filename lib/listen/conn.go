@@ -52,7 +52,7 @@ func (c *conn) serve(spec Listener) {
 	log := s.log.With("peer", c.name)
 	r, err := fstrm.NewReader(c, fstrm.ReaderOptions{
 		Bidirectional: true,
-		ContentTypes:  []string{ContentType},
+		ContentTypes:  []string{dnstap.ContentType},
 		MaxFrameSize:  s.cfg.MaxFrameSize,
 		Timeout:       s.cfg.Timeout,
 	})

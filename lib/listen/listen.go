@@ -23,9 +23,6 @@ import (
 	"github.com/tapir-edge/tapir/lib/metrics"
 )
 
-// ContentType is the content type tapir-listen accepts and writes.
-const ContentType = "protobuf:dnstap.Dnstap"
-
 // Sink is where frames go: a tool.Output in the tool, anything in tests.
 type Sink interface {
 	// WriteFrames writes n frames that are already framed.

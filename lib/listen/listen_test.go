@@ -125,7 +125,7 @@ func resolver(t *testing.T, sock string, frames ...[]byte) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, err := fstrm.Dial(c, ContentType, fstrm.WriterOptions{Timeout: 5 * time.Second})
+	w, err := fstrm.Dial(c, dnstap.ContentType, fstrm.WriterOptions{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestBadResolvers(t *testing.T) {
 	stalled := dial()
 	stalled.Write([]byte{0, 0, 0, 0, 0, 0}) // half a READY
 	midframe := dial()
-	w, err := fstrm.Dial(midframe, ContentType, fstrm.WriterOptions{Timeout: time.Second})
+	w, err := fstrm.Dial(midframe, dnstap.ContentType, fstrm.WriterOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestDisconnectMidFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := fstrm.Dial(c, ContentType, fstrm.WriterOptions{Timeout: time.Second})
+	w, err := fstrm.Dial(c, dnstap.ContentType, fstrm.WriterOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, err := fstrm.Dial(c, ContentType, fstrm.WriterOptions{Timeout: time.Second})
+	w, err := fstrm.Dial(c, dnstap.ContentType, fstrm.WriterOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,6 @@
+//go:build race
+
+package main
+
+// raceEnabled: the race detector slows tapir-cat too much to time it.
+const raceEnabled = true
