@@ -112,7 +112,11 @@ func (s *Set) Log(log *slog.Logger, msg string) {
 	sort.Strings(names)
 	args := make([]any, 0, 2*len(names))
 	for _, n := range names {
-		args = append(args, n, v[n])
+		if f := v[n]; f == float64(int64(f)) {
+			args = append(args, n, int64(f)) // 2881597, not 2.881597e+06
+		} else {
+			args = append(args, n, f)
+		}
 	}
 	log.Info(msg, args...)
 }
