@@ -211,7 +211,7 @@ func (r *Rewriter) minimise(msg []byte) []byte {
 		return msg
 	}
 	dropECS, dropCookie := !r.cfg.KeepECS, !r.cfg.KeepCookies
-	out, n, err := dnswire.StripOptions(msg, func(code uint16) bool {
+	out, n, err := dnswire.TrimOptions(msg, func(code uint16) bool {
 		return code == dnswire.OptionECS && dropECS || code == dnswire.OptionCookie && dropCookie
 	})
 	if err != nil {

@@ -78,12 +78,29 @@ var (
 // Removing options invalidates a TSIG or SIG(0) signature over the
 // message; the message still parses.
 func StripOptions(msg []byte, drop func(code uint16) bool) ([]byte, int, error) {
+	return strip(msg, drop, len(msg))
+}
+
+// TrimOptions is StripOptions that also cuts off the bytes after the last
+// record the header counts. No parser reads them, but a server may have
+// put a client's data there (an uncounted OPT record with its subnet, as
+// in DVE-2017-0007); a tool that must not pass such data on trims it.
+func TrimOptions(msg []byte, drop func(code uint16) bool) ([]byte, int, error) {
+	return strip(msg, drop, -1)
+}
+
+// strip is StripOptions keeping msg[:end]; end -1 means the counted
+// records only.
+func strip(msg []byte, drop func(code uint16) bool, end int) ([]byte, int, error) {
 	s, err := scan(msg, drop)
 	if err != nil {
 		return nil, 0, err
 	}
+	if end < 0 {
+		end = s.end
+	}
 	if s.drops == 0 {
-		return msg, 0, nil
+		return msg[:end], 0, nil
 	}
 	if s.far >= s.changed {
 		return nil, 0, ErrPointer
@@ -124,7 +141,7 @@ func StripOptions(msg []byte, drop func(code uint16) bool) ([]byte, int, error) 
 		keep = r
 		binary.BigEndian.PutUint16(msg[nameEnd+8-moved:], uint16(r-rdata-removed))
 	}
-	w = moveLeft(msg, w, keep, len(msg))
+	w = moveLeft(msg, w, keep, end)
 	return msg[:w], n, nil
 }
 
@@ -182,6 +199,7 @@ type scanned struct {
 	changed  int // offset of the first byte that removing it changes: the RDLENGTH before it
 	drops    int // options that drop selects
 	far      int // the highest offset that a name reads away from its own field, or -1
+	end      int // offset after the last record the header counts
 }
 
 // scan checks that msg is a whole DNS message: the questions and records
@@ -248,6 +266,7 @@ func scan(msg []byte, drop func(uint16) bool) (scanned, error) {
 			o += 4 + length
 		}
 	}
+	s.end = off
 	return s, nil
 }
 

@@ -29,7 +29,9 @@
 #   BENCH_CAT_FRAMES=1000000   frames in the file of part 2
 #   BENCH_UNBOUND_QPS="40000 65000 100000 0"   dnsperf rates of part 3
 #   BENCH_UNBOUND_SECONDS=8    length of each dnsperf run
-#   BENCH_PARTS="listen cat unbound"           the parts to run
+#   BENCH_ANON_FRAMES=2000000  frames in the file of part 2b (tapir-anon)
+#   BENCH_ANON_CLIENTS=50000   distinct clients in it
+#   BENCH_PARTS="listen cat anon unbound"      the parts to run
 #   BIN=bin                    where the built tools are
 set -euo pipefail
 
@@ -40,7 +42,9 @@ CONNS=${BENCH_CONNECTIONS:-4}
 CAT_FRAMES=${BENCH_CAT_FRAMES:-1000000}
 UNBOUND_QPS=${BENCH_UNBOUND_QPS:-40000 65000 100000 0}
 UNBOUND_SECONDS=${BENCH_UNBOUND_SECONDS:-8}
-PARTS=${BENCH_PARTS:-listen cat unbound}
+PARTS=${BENCH_PARTS:-listen cat anon unbound}
+ANON_FRAMES=${BENCH_ANON_FRAMES:-2000000}
+ANON_CLIENTS=${BENCH_ANON_CLIENTS:-50000}
 PATH=$PATH:/usr/sbin:/sbin # Debian installs unbound in /usr/sbin
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tapir-bench.XXXXXX")
@@ -229,6 +233,34 @@ if wants cat; then
 			note "tapir-cat FILE failed: $(tail -1 "$tmp/cat.err")"
 		fi
 		echo "  (ratio: how many times faster than the dnstap line above it; goal for --count: >= 5)"
+	fi
+	rm -f "$file"
+fi
+
+# ---------------------------------------------------------------------------
+# Part 2b: tapir-anon on the realistic mix (many clients, Zipf-distributed),
+# on one core, beside a plain copy of the same file by the dnstap command.
+
+if wants anon; then
+	echo
+	echo "== 2b. tapir-anon on $ANON_FRAMES frames from $ANON_CLIENTS clients, one core (GOMAXPROCS=1) =="
+	file=$tmp/anon.fstrm
+	"$BIN/dnstapgen" -n "$ANON_FRAMES" --seed 7 --clients "$ANON_CLIENTS" -w "$file" 2>/dev/null
+	key=$tmp/anon.key
+	(umask 077; head -c 32 /dev/urandom >"$key")
+	if ! have dnstap; then
+		note "dnstap missing: part 2b skipped"
+	else
+		printf '%-52s %8s %11s %6s\n' command seconds frames/s ratio
+		arow() { printf '%-52s %8.3f %11.0f %6.2f\n' "$1" "$2" "$(calc "$ANON_FRAMES / $2")" "$(calc "$2 / $3")"; }
+		s_ref=$(timed /dev/null taskset -c 0 dnstap -r "$file" -w /dev/null)
+		arow "dnstap -r FILE -w /dev/null (plain copy)" "$s_ref" "$s_ref"
+		for m in "cryptopan" "cryptopan --cache-size 0" "ipcrypt-pfx"; do
+			# shellcheck disable=SC2086 # $m holds the method and its options
+			s=$(timed /dev/null env GOMAXPROCS=1 taskset -c 0 "$BIN/tapir-anon" --log-level warn -k "$key" --workers 1 -m $m -r "$file" -w /dev/null)
+			arow "tapir-anon -m $m" "$s" "$s_ref"
+		done
+		echo "  (ratio: time over the plain copy's; goal: cryptopan with its cache >= 1,000,000 frames/s and <= 2 times the copy)"
 	fi
 	rm -f "$file"
 fi
