@@ -1,0 +1,388 @@
+// Package agg turns dnstap into DNS TAPIR's aggregates: per-interval
+// histograms of well-known domains and new_qname events for names never
+// seen before. It is the work behind tapir-agg.
+//
+// Intervals follow the dnstap timestamps, not the wall clock, so that a
+// replay gives what the live run gave. Resolver threads interleave, so an
+// interval stays open for a grace period (Late) after its end; a message
+// for an interval already closed is counted as late, not added.
+package agg
+
+import (
+	"errors"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/dnswire"
+	"github.com/tapir-edge/tapir/lib/record"
+)
+
+// Matcher finds the well-known domain a name falls under.
+type Matcher interface {
+	// Match returns the list entry's domain (presentation form, trailing
+	// dot), and whether the match was exact or by suffix.
+	Match(qname []byte) (domain string, exact, ok bool)
+}
+
+// SeenSet remembers names seen before.
+type SeenSet interface {
+	// Seen reports whether name was seen before t, and records it.
+	Seen(name []byte, t time.Time) bool
+}
+
+// Sketch counts distinct clients.
+type Sketch interface {
+	AddHash(h uint64)
+	Cardinality() uint64
+	AppendBinary(dst []byte) []byte
+}
+
+// Config says what to count and how.
+type Config struct {
+	Interval time.Duration
+	Late     time.Duration
+	Types    []dnstap.MessageType // default CLIENT_RESPONSE
+	Ignore   Matcher              // names to leave out, or nil
+	// IgnoreClients leaves out messages from these prefixes.
+	IgnoreClients []netip.Prefix
+	MaxDomains    int // rows per interval; more are counted as overflow
+	// NewPerSecond bounds new_qname events per second of message time.
+	NewPerSecond int
+	// Hash hashes a client address for the sketches (keyed).
+	Hash func(addr []byte) uint64
+	// NewSketch makes an empty sketch.
+	NewSketch func() Sketch
+	// Labels splits a domain into label0…label9.
+	Labels func(domain string) [10]string
+}
+
+// Reasons a message is skipped, for the counters.
+const (
+	SkipType = iota
+	SkipNotDnstap
+	SkipNoMessage
+	SkipShort
+	SkipNoQuestion
+	SkipBadName
+	SkipNoTime
+	SkipIgnoredName
+	SkipIgnoredClient
+	SkipLate
+	SkipOverflow
+	SkipRateLimited
+	numSkips
+)
+
+// SkipNames names the reasons, for metrics labels.
+var SkipNames = [numSkips]string{"type", "not_dnstap", "no_message", "short", "no_question", "bad_name", "no_time", "ignored_name", "ignored_client", "late", "overflow", "new_qname_rate"}
+
+// Stats counts what an Aggregator did.
+type Stats struct {
+	Frames, Matched, NewQnames, Histograms uint64
+	Skipped                                [numSkips]uint64
+}
+
+// Emit receives records as they are made.
+type Emit func(rec any) error
+
+// Aggregator counts messages into intervals and emits records.
+type Aggregator struct {
+	cfg   Config
+	wk    Matcher
+	seen  SeenSet
+	emit  Emit
+	Stats Stats
+
+	open    map[int64]*interval // by start, in seconds
+	closed  int64               // intervals starting before this are closed
+	maxSeen int64               // the latest message time, in nanoseconds
+	f       dnstap.Frame
+	name    []byte
+	bucket  struct{ sec, n int64 }
+}
+
+type interval struct {
+	start    int64 // seconds
+	rows     map[string]*row
+	overflow uint64
+}
+
+type row struct {
+	r      record.Row
+	v4, v6 Sketch
+}
+
+// New returns an Aggregator that matches against wk, remembers names in
+// seen, and hands records to emit.
+func New(cfg Config, wk Matcher, seen SeenSet, emit Emit) *Aggregator {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if len(cfg.Types) == 0 {
+		cfg.Types = []dnstap.MessageType{dnstap.ClientResponse}
+	}
+	return &Aggregator{cfg: cfg, wk: wk, seen: seen, emit: emit, open: map[int64]*interval{}, closed: -1 << 62, name: make([]byte, 0, 256)}
+}
+
+// SetMatcher replaces the well-known list (SIGHUP); the caller serialises
+// it with Add.
+func (a *Aggregator) SetMatcher(wk Matcher) { a.wk = wk }
+
+func (a *Aggregator) skip(reason int) { a.Stats.Skipped[reason]++ }
+
+// Add counts one dnstap frame.
+func (a *Aggregator) Add(frame []byte) error {
+	a.Stats.Frames++
+	f := &a.f
+	if err := f.Unmarshal(frame); err != nil {
+		a.skip(SkipNotDnstap)
+		return nil
+	}
+	if !a.wanted(f.Type) {
+		a.skip(SkipType)
+		return nil
+	}
+	msg := f.DNS()
+	if msg == nil {
+		a.skip(SkipNoMessage)
+		return nil
+	}
+	h, err := dnswire.ParseHeader(msg)
+	if err != nil {
+		a.skip(SkipShort)
+		return nil
+	}
+	q, qtype, qclass, err := dnswire.Question(msg, a.name)
+	a.name = q[:0]
+	switch {
+	case errors.Is(err, dnswire.ErrNoQuestion):
+		a.skip(SkipNoQuestion)
+		return nil
+	case errors.Is(err, dnswire.ErrShort):
+		a.skip(SkipShort)
+		return nil
+	case err != nil:
+		a.skip(SkipBadName)
+		return nil
+	}
+	sec, nsec, ok := f.Time()
+	if !ok {
+		a.skip(SkipNoTime)
+		return nil
+	}
+	t := int64(sec)*1e9 + int64(nsec)
+	client := f.QueryAddress
+	if len(a.cfg.IgnoreClients) > 0 && a.ignoredClient(client) {
+		a.skip(SkipIgnoredClient)
+		return nil
+	}
+	if a.cfg.Ignore != nil {
+		if _, _, ok := a.cfg.Ignore.Match(q); ok {
+			a.skip(SkipIgnoredName)
+			return nil
+		}
+	}
+	iv := a.interval(t)
+	if iv == nil {
+		a.skip(SkipLate)
+		return nil
+	}
+	if domain, exact, ok := a.wk.Match(q); ok {
+		a.count(iv, domain, exact, qtype, qclass, h.Rcode(), client)
+	} else if !a.seen.Seen(q, time.Unix(0, t)) {
+		if err := a.announce(iv, t, q, qtype, qclass, h.Flags, len(msg)); err != nil {
+			return err
+		}
+	}
+	// Close what the grace has passed, now that time has moved.
+	if t > a.maxSeen {
+		a.maxSeen = t
+		return a.closeBefore(t - int64(a.cfg.Late))
+	}
+	return nil
+}
+
+func (a *Aggregator) wanted(t dnstap.MessageType) bool {
+	for _, w := range a.cfg.Types {
+		if t == w {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Aggregator) ignoredClient(b []byte) bool {
+	addr, ok := netip.AddrFromSlice(b)
+	if !ok {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range a.cfg.IgnoreClients {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// interval returns the open interval that t (nanoseconds) falls in, or nil
+// if it has closed.
+func (a *Aggregator) interval(t int64) *interval {
+	step := int64(a.cfg.Interval)
+	start := t - ((t%step)+step)%step
+	s := start / 1e9
+	if s < a.closed {
+		return nil // its histogram is written: late
+	}
+	iv := a.open[s]
+	if iv == nil {
+		iv = &interval{start: s, rows: map[string]*row{}}
+		a.open[s] = iv
+	}
+	return iv
+}
+
+func (a *Aggregator) count(iv *interval, domain string, exact bool, qtype, qclass uint16, rcode uint8, client []byte) {
+	r := iv.rows[domain]
+	if r == nil {
+		if a.cfg.MaxDomains > 0 && len(iv.rows) >= a.cfg.MaxDomains {
+			iv.overflow++
+			a.skip(SkipOverflow)
+			return
+		}
+		r = &row{}
+		r.r.SetLabels(a.cfg.Labels(domain))
+		iv.rows[domain] = r
+	}
+	a.Stats.Matched++
+	c := &r.r
+	switch qtype {
+	case 1:
+		c.ACount++
+	case 28:
+		c.AAAACount++
+	case 15:
+		c.MXCount++
+	case 2:
+		c.NSCount++
+	default:
+		c.OtherTypeCount++
+	}
+	if qclass != 1 {
+		c.NonINCount++
+	}
+	switch rcode {
+	case 0:
+		c.OKCount++
+	case 3:
+		c.NXCount++
+	case 2:
+		c.FailCount++
+	default:
+		c.OtherRcodeCount++
+	}
+	if exact {
+		c.EDMStatusBits |= 1
+	} else {
+		c.EDMStatusBits |= 2
+	}
+	switch len(client) {
+	case 4:
+		if r.v4 == nil {
+			r.v4 = a.cfg.NewSketch()
+		}
+		r.v4.AddHash(a.cfg.Hash(client))
+	case 16:
+		if r.v6 == nil {
+			r.v6 = a.cfg.NewSketch()
+		}
+		r.v6.AddHash(a.cfg.Hash(client))
+	}
+}
+
+func (a *Aggregator) announce(iv *interval, t int64, q []byte, qtype, qclass, flags uint16, n int) error {
+	if a.cfg.NewPerSecond > 0 {
+		sec := t / 1e9
+		if sec != a.bucket.sec {
+			a.bucket.sec, a.bucket.n = sec, 0
+		}
+		if a.bucket.n >= int64(a.cfg.NewPerSecond) {
+			a.skip(SkipRateLimited)
+			return nil
+		}
+		a.bucket.n++
+	}
+	a.Stats.NewQnames++
+	return a.emit(&record.NewQname{
+		Type: record.TypeNewQname, Timestamp: time.Unix(iv.start, 0).UTC(),
+		Qname: string(q), Qtype: qtype, Qclass: qclass, Flags: flags, Initiator: "client", Rdlength: n,
+	})
+}
+
+// closeBefore emits and forgets every interval that ends at or before t.
+func (a *Aggregator) closeBefore(t int64) error {
+	step := int64(a.cfg.Interval)
+	var done []int64
+	for s := range a.open {
+		if s*1e9+step <= t {
+			done = append(done, s)
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i] < done[j] })
+	for _, s := range done {
+		if err := a.flush(a.open[s], false); err != nil {
+			return err
+		}
+		delete(a.open, s)
+		a.closed = max(a.closed, s+step/1e9)
+	}
+	return nil
+}
+
+// Flush emits every open interval, marked partial: the input has ended or
+// the tool is stopping.
+func (a *Aggregator) Flush() error {
+	var starts []int64
+	for s := range a.open {
+		starts = append(starts, s)
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+	for _, s := range starts {
+		if err := a.flush(a.open[s], true); err != nil {
+			return err
+		}
+		delete(a.open, s)
+	}
+	return nil
+}
+
+func (a *Aggregator) flush(iv *interval, partial bool) error {
+	h := &record.Histogram{
+		Type: record.TypeHistogram, Start: time.Unix(iv.start, 0).UTC(), Duration: int64(a.cfg.Interval / time.Second),
+		Partial: partial, Overflow: iv.overflow, Rows: make([]record.Row, 0, len(iv.rows)),
+	}
+	domains := make([]string, 0, len(iv.rows))
+	for d := range iv.rows {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		r := iv.rows[d]
+		if r.v4 != nil {
+			r.r.V4ClientCount = r.v4.Cardinality()
+			r.r.V4ClientHLL = r.v4.AppendBinary(nil)
+		}
+		if r.v6 != nil {
+			r.r.V6ClientCount = r.v6.Cardinality()
+			r.r.V6ClientHLL = r.v6.AppendBinary(nil)
+		}
+		h.Rows = append(h.Rows, r.r)
+	}
+	a.Stats.Histograms++
+	return a.emit(h)
+}
