@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"time"
 )
@@ -75,7 +76,8 @@ type Reader struct {
 	frames      int64
 	ct          string
 	handshaking bool
-	armed       bool // a read deadline is set
+	armed       bool  // a read deadline is set
+	mark        int64 // stream offset read when it was set
 	stopped     bool
 	err         error
 	ctScratch   []byte // the refused content type, for the error
@@ -333,7 +335,7 @@ func (r *Reader) need(n int) error {
 		}
 		r.start = 0
 	}
-	r.setDeadline()
+	r.arm()
 	for r.end-r.start < n {
 		m, err := r.r.Read(r.buf[r.end:])
 		r.end += m
@@ -347,23 +349,46 @@ func (r *Reader) need(n int) error {
 				}
 				return fmt.Errorf("%w: %d of %d bytes", ErrTruncated, r.end-r.start, n)
 			}
+			if r.stillGoing(err) {
+				continue
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// setDeadline arms the timeout before a read during the handshake or
-// inside a frame, and disarms it between frames, where a peer may be idle.
-func (r *Reader) setDeadline() {
-	if r.dl == nil {
+// arm sets the timeout when the handshake or a frame is under way and
+// none is set. Deadlines are set lazily, not around every read, since a
+// busy peer sends many small writes: a deadline that expires between
+// frames, or after progress, is not a stall (see stillGoing).
+func (r *Reader) arm() {
+	if r.dl == nil || r.armed || !r.handshaking && r.end == r.start {
 		return
 	}
-	if r.handshaking || r.end > r.start {
-		r.dl.SetReadDeadline(time.Now().Add(r.opts.Timeout))
-		r.armed = true
-	} else if r.armed {
-		r.dl.SetReadDeadline(time.Time{})
-		r.armed = false
+	r.dl.SetReadDeadline(time.Now().Add(r.opts.Timeout))
+	r.armed = true
+	r.mark = r.offset + int64(r.end-r.start)
+}
+
+// stillGoing reports whether a read error is an expired deadline that is
+// no stall: the peer was idle between frames, or made progress since the
+// deadline was set. It disarms or re-arms the deadline accordingly.
+func (r *Reader) stillGoing(err error) bool {
+	var ne net.Error
+	if r.dl == nil || !r.armed || !errors.As(err, &ne) || !ne.Timeout() {
+		return false
 	}
+	r.armed = false
+	switch {
+	case r.handshaking:
+		return false
+	case r.end == r.start:
+		r.dl.SetReadDeadline(time.Time{})
+		return true
+	case r.offset+int64(r.end-r.start) > r.mark:
+		r.arm()
+		return true
+	}
+	return false
 }

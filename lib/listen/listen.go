@@ -266,20 +266,31 @@ func (s *Server) write() error {
 			if !ok {
 				return s.out.Flush()
 			}
-			err := s.out.WriteFrames(b.buf, b.frames)
-			s.C.Frames.Add(uint64(b.frames))
-			s.C.Bytes.Add(uint64(len(b.buf) - 4*b.frames))
-			s.queued.Add(-b.weight)
-			s.sem.Release(b.weight)
-			s.put(b)
-			if err != nil {
-				return fmt.Errorf("write output: %w", err)
+			// Take what else is queued, and write it all at once.
+			n := 0
+			for {
+				n += len(b.buf)
+				if err := s.writeBatch(b); err != nil {
+					return err
+				}
+				var more bool
+				select {
+				case b, more = <-s.q:
+				default:
+				}
+				if !more {
+					break
+				}
 			}
 			dirty = true
-			if len(s.q) == 0 {
-				if err := s.out.FlushFrames(); err != nil {
-					return fmt.Errorf("write output: %w", err)
-				}
+			if err := s.out.FlushFrames(); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			// A trickle of small batches would wake this goroutine, and
+			// write, once for each: let a few collect instead. Batches
+			// wait in the queue meanwhile, so no reader waits on this.
+			if n < batchSize {
+				time.Sleep(collectDelay)
 			}
 		case <-t.C:
 			if dirty {
@@ -292,6 +303,22 @@ func (s *Server) write() error {
 			ch <- s.out.Reopen()
 		}
 	}
+}
+
+// collectDelay is how long the writer lets small batches collect.
+const collectDelay = 2 * time.Millisecond
+
+func (s *Server) writeBatch(b *batch) error {
+	err := s.out.WriteFrames(b.buf, b.frames)
+	s.C.Frames.Add(uint64(b.frames))
+	s.C.Bytes.Add(uint64(len(b.buf) - 4*b.frames))
+	s.queued.Add(-b.weight)
+	s.sem.Release(b.weight)
+	s.put(b)
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
 }
 
 func (s *Server) get() *batch { return s.pool.Get().(*batch) }
