@@ -10,33 +10,30 @@ package agg
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"sort"
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/dnswire"
+	"github.com/tapir-edge/tapir/lib/hll"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
 // Matcher finds the well-known domain a name falls under.
 type Matcher interface {
-	// Match returns the list entry's domain (presentation form, trailing
-	// dot), and whether the match was exact or by suffix.
-	Match(qname []byte) (domain string, exact, ok bool)
+	// Match returns the list entry that matched, as written in the list
+	// (".example.net." for a suffix entry: exact and suffix entries of one
+	// domain are separate rows, as in EDM), its domain ("example.net."),
+	// and whether the match was exact rather than by suffix.
+	Match(qname []byte) (entry, domain string, exact, ok bool)
 }
 
 // SeenSet remembers names seen before.
 type SeenSet interface {
 	// Seen reports whether name was seen before t, and records it.
 	Seen(name []byte, t time.Time) bool
-}
-
-// Sketch counts distinct clients.
-type Sketch interface {
-	AddHash(h uint64)
-	Cardinality() uint64
-	AppendBinary(dst []byte) []byte
 }
 
 // Config says what to count and how.
@@ -52,8 +49,6 @@ type Config struct {
 	NewPerSecond int
 	// Hash hashes a client address for the sketches (keyed).
 	Hash func(addr []byte) uint64
-	// NewSketch makes an empty sketch.
-	NewSketch func() Sketch
 	// Labels splits a domain into label0…label9.
 	Labels func(domain string) [10]string
 }
@@ -111,7 +106,7 @@ type interval struct {
 
 type row struct {
 	r      record.Row
-	v4, v6 Sketch
+	v4, v6 *hll.Sketch
 }
 
 // New returns an Aggregator that matches against wk, remembers names in
@@ -179,7 +174,7 @@ func (a *Aggregator) Add(frame []byte) error {
 		return nil
 	}
 	if a.cfg.Ignore != nil {
-		if _, _, ok := a.cfg.Ignore.Match(q); ok {
+		if _, _, _, ok := a.cfg.Ignore.Match(q); ok {
 			a.skip(SkipIgnoredName)
 			return nil
 		}
@@ -189,8 +184,8 @@ func (a *Aggregator) Add(frame []byte) error {
 		a.skip(SkipLate)
 		return nil
 	}
-	if domain, exact, ok := a.wk.Match(q); ok {
-		a.count(iv, domain, exact, qtype, qclass, h.Rcode(), client)
+	if entry, domain, exact, ok := a.wk.Match(q); ok {
+		a.count(iv, entry, domain, exact, qtype, qclass, h.Rcode(), client)
 	} else if !a.seen.Seen(q, time.Unix(0, t)) {
 		if err := a.announce(iv, t, q, qtype, qclass, h.Flags, len(msg)); err != nil {
 			return err
@@ -244,8 +239,8 @@ func (a *Aggregator) interval(t int64) *interval {
 	return iv
 }
 
-func (a *Aggregator) count(iv *interval, domain string, exact bool, qtype, qclass uint16, rcode uint8, client []byte) {
-	r := iv.rows[domain]
+func (a *Aggregator) count(iv *interval, entry, domain string, exact bool, qtype, qclass uint16, rcode uint8, client []byte) {
+	r := iv.rows[entry]
 	if r == nil {
 		if a.cfg.MaxDomains > 0 && len(iv.rows) >= a.cfg.MaxDomains {
 			iv.overflow++
@@ -254,7 +249,7 @@ func (a *Aggregator) count(iv *interval, domain string, exact bool, qtype, qclas
 		}
 		r = &row{}
 		r.r.SetLabels(a.cfg.Labels(domain))
-		iv.rows[domain] = r
+		iv.rows[entry] = r
 	}
 	a.Stats.Matched++
 	c := &r.r
@@ -291,12 +286,12 @@ func (a *Aggregator) count(iv *interval, domain string, exact bool, qtype, qclas
 	switch len(client) {
 	case 4:
 		if r.v4 == nil {
-			r.v4 = a.cfg.NewSketch()
+			r.v4 = hll.New()
 		}
 		r.v4.AddHash(a.cfg.Hash(client))
 	case 16:
 		if r.v6 == nil {
-			r.v6 = a.cfg.NewSketch()
+			r.v6 = hll.New()
 		}
 		r.v6.AddHash(a.cfg.Hash(client))
 	}
@@ -344,8 +339,9 @@ func (a *Aggregator) closeBefore(t int64) error {
 	return nil
 }
 
-// Flush emits every open interval, marked partial: the input has ended or
-// the tool is stopping.
+// Flush emits every open interval: the input has ended or the tool is
+// stopping. Those that the input had not passed the end of are marked
+// partial.
 func (a *Aggregator) Flush() error {
 	var starts []int64
 	for s := range a.open {
@@ -353,7 +349,7 @@ func (a *Aggregator) Flush() error {
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	for _, s := range starts {
-		if err := a.flush(a.open[s], true); err != nil {
+		if err := a.flush(a.open[s], s*1e9+int64(a.cfg.Interval) > a.maxSeen); err != nil {
 			return err
 		}
 		delete(a.open, s)
@@ -366,23 +362,40 @@ func (a *Aggregator) flush(iv *interval, partial bool) error {
 		Type: record.TypeHistogram, Start: time.Unix(iv.start, 0).UTC(), Duration: int64(a.cfg.Interval / time.Second),
 		Partial: partial, Overflow: iv.overflow, Rows: make([]record.Row, 0, len(iv.rows)),
 	}
-	domains := make([]string, 0, len(iv.rows))
-	for d := range iv.rows {
-		domains = append(domains, d)
+	entries := make([]string, 0, len(iv.rows))
+	for e := range iv.rows {
+		entries = append(entries, e)
 	}
-	sort.Strings(domains)
-	for _, d := range domains {
-		r := iv.rows[d]
-		if r.v4 != nil {
-			r.r.V4ClientCount = r.v4.Cardinality()
-			r.r.V4ClientHLL = r.v4.AppendBinary(nil)
+	sort.Strings(entries)
+	for _, e := range entries {
+		r := iv.rows[e]
+		var err error
+		if r.r.V4ClientCount, r.r.V4ClientHLL, err = sketch(r.v4); err != nil {
+			return err
 		}
-		if r.v6 != nil {
-			r.r.V6ClientCount = r.v6.Cardinality()
-			r.r.V6ClientHLL = r.v6.AppendBinary(nil)
+		if r.r.V6ClientCount, r.r.V6ClientHLL, err = sketch(r.v6); err != nil {
+			return err
 		}
 		h.Rows = append(h.Rows, r.r)
 	}
 	a.Stats.Histograms++
 	return a.emit(h)
+}
+
+// sketch returns a sketch's count, and its bytes as EDM sends them: only
+// for the probabilistic (sparse and full) representations, since the
+// explicit one is the hashes themselves, which the count says enough of.
+func sketch(s *hll.Sketch) (uint64, []byte, error) {
+	if s == nil {
+		return 0, nil, nil
+	}
+	n := s.Cardinality()
+	if t := s.Type(); t != hll.Sparse && t != hll.Full {
+		return n, nil, nil
+	}
+	b, err := s.AppendBinary(nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encode sketch: %w", err)
+	}
+	return n, b, nil
 }

@@ -53,6 +53,13 @@ func (s *Set) Counter(name, help string, labels ...string) *Counter {
 	return c
 }
 
+// CounterFunc registers a counter named prefix_name_total whose value f
+// reads when asked for, for counts kept elsewhere.
+func (s *Set) CounterFunc(name, help string, f func() float64, labels ...string) {
+	c := &Counter{name: short(name, labels), value: f}
+	s.register(c, prometheus.NewCounterFunc(prometheus.CounterOpts(opts(s.prefix, name+"_total", help, labels)), f))
+}
+
 // Gauge registers a value read when asked for, such as a queue's length.
 func (s *Set) Gauge(name, help string, f func() float64, labels ...string) {
 	c := &Counter{name: short(name, labels), value: f}

@@ -1,0 +1,47 @@
+# bash completion for tapir-agg.
+# Generated from the command line definitions of tapir-agg; do not edit.
+# Regenerate with: make completions
+
+_tapir_agg() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev= i
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD-1]}
+	# bash splits --option=value into --option, = and value.
+	if [[ $cur == = ]]; then
+		cur=
+	elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
+		prev=${COMP_WORDS[COMP_CWORD-2]}
+	fi
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		if [[ ${COMP_WORDS[i]} == -- ]]; then
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			return
+		fi
+	done
+	case $prev in
+	--well-known|--ignore-names|--ignore-clients|--state|-r|--read|-i|--identity|-w|--write|--recipients-file)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return ;;
+	--client-hash)
+		mapfile -t COMPREPLY < <(compgen -W 'keyed edm' -- "$cur")
+		return ;;
+	--log-format)
+		mapfile -t COMPREPLY < <(compgen -W 'text json' -- "$cur")
+		return ;;
+	--log-level)
+		mapfile -t COMPREPLY < <(compgen -W 'debug info warn error' -- "$cur")
+		return ;;
+	-t|--types|--interval|--late|--max-domains|--forget-after|--seen-capacity|--new-qname-rate|--recipient|--metrics)
+		COMPREPLY=()
+		return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W '--well-known --ignore-names --ignore-clients -t --types --interval --late --max-domains --client-hash --state --forget-after --seen-capacity --new-qname-rate -r --read -i --identity -w --write -z --zstd --recipient --recipients-file --metrics --log-format --log-level -h --help' -- "$cur")
+		return
+	fi
+	compopt -o filenames 2>/dev/null
+	mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+}
+
+complete -F _tapir_agg tapir-agg

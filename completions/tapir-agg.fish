@@ -1,0 +1,26 @@
+# fish completion for tapir-agg.
+# Generated from the command line definitions of tapir-agg; do not edit.
+# Regenerate with: make completions
+
+complete -c tapir-agg -l well-known -r -d 'well-known domain list FILE'
+complete -c tapir-agg -l ignore-names -r -d 'leave out names in list FILE'
+complete -c tapir-agg -l ignore-clients -r -d 'leave out clients in FILE of addresses and prefixes'
+complete -c tapir-agg -s t -l types -x -d 'count messages of these TYPES'
+complete -c tapir-agg -l interval -x -d 'histogram INTERVAL, whole seconds'
+complete -c tapir-agg -l late -x -d 'keep an interval open GRACE after its end for messages out of order'
+complete -c tapir-agg -l max-domains -x -d 'at most N rows per interval'
+complete -c tapir-agg -l client-hash -x -a 'keyed edm' -d 'hash clients with a HASH: keyed or edm'
+complete -c tapir-agg -l state -r -d 'keep names seen, and the client hash key, in DIR'
+complete -c tapir-agg -l forget-after -x -d 'announce a name again after DURATION unseen'
+complete -c tapir-agg -l seen-capacity -x -d 'new names a day the seen-set holds at a 1% false-positive rate'
+complete -c tapir-agg -l new-qname-rate -x -d 'at most N new_qname events a second'
+complete -c tapir-agg -s r -l read -r -d 'read FILE instead of stdin'
+complete -c tapir-agg -s i -l identity -r -d 'age identity FILE to decrypt encrypted input'
+complete -c tapir-agg -s w -l write -r -d 'write to FILE instead of stdout'
+complete -c tapir-agg -s z -l zstd -d 'compress the output with zstd'
+complete -c tapir-agg -l recipient -x -d 'encrypt the output to age RECIPIENT'
+complete -c tapir-agg -l recipients-file -r -d 'encrypt the output to the age recipients in FILE'
+complete -c tapir-agg -l metrics -x -d 'serve Prometheus metrics on ADDR'
+complete -c tapir-agg -l log-format -x -a 'text json' -d 'diagnostics on stderr as FORMAT: text or json'
+complete -c tapir-agg -l log-level -x -a 'debug info warn error' -d 'least LEVEL logged: debug, info, warn or error'
+complete -c tapir-agg -s h -l help -d 'show help'
