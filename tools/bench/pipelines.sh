@@ -31,7 +31,8 @@
 #   BENCH_UNBOUND_SECONDS=8    length of each dnsperf run
 #   BENCH_ANON_FRAMES=2000000  frames in the file of part 2b (tapir-anon)
 #   BENCH_ANON_CLIENTS=50000   distinct clients in it
-#   BENCH_PARTS="listen cat anon unbound"      the parts to run
+#   BENCH_WELL_KNOWN=../shared/data/well-known-domains.txt   list of part 2c
+#   BENCH_PARTS="listen cat anon agg unbound"  the parts to run
 #   BIN=bin                    where the built tools are
 set -euo pipefail
 
@@ -42,7 +43,7 @@ CONNS=${BENCH_CONNECTIONS:-4}
 CAT_FRAMES=${BENCH_CAT_FRAMES:-1000000}
 UNBOUND_QPS=${BENCH_UNBOUND_QPS:-40000 65000 100000 0}
 UNBOUND_SECONDS=${BENCH_UNBOUND_SECONDS:-8}
-PARTS=${BENCH_PARTS:-listen cat anon unbound}
+PARTS=${BENCH_PARTS:-listen cat anon agg unbound}
 ANON_FRAMES=${BENCH_ANON_FRAMES:-2000000}
 ANON_CLIENTS=${BENCH_ANON_CLIENTS:-50000}
 PATH=$PATH:/usr/sbin:/sbin # Debian installs unbound in /usr/sbin
@@ -263,6 +264,40 @@ if wants anon; then
 		echo "  (ratio: time over the plain copy's; goal: cryptopan with its cache >= 1,000,000 frames/s and <= 2 times the copy)"
 	fi
 	rm -f "$file"
+fi
+
+# ---------------------------------------------------------------------------
+# Part 2c: tapir-agg with the real 99,999-name list, one core, beside the
+# plain copy; and its peak memory with about a million new names in one
+# interval.
+
+if wants agg; then
+	echo
+	echo "== 2c. tapir-agg on $ANON_FRAMES frames, one core (GOMAXPROCS=1) =="
+	list=${BENCH_WELL_KNOWN:-../shared/data/well-known-domains.txt}
+	if [[ ! -f $list ]]; then
+		note "no well-known list at $list (BENCH_WELL_KNOWN): part 2c skipped"
+	elif ! have dnstap; then
+		note "dnstap missing: part 2c skipped"
+	else
+		file=$tmp/agg.fstrm
+		"$BIN/dnstapgen" -n "$ANON_FRAMES" --seed 7 --clients "$ANON_CLIENTS" -w "$file" 2>/dev/null
+		printf '%-52s %8s %11s %6s %9s\n' command seconds frames/s ratio "max RSS"
+		grow() { printf '%-52s %8.3f %11.0f %6.2f %9s\n' "$1" "$2" "$(calc "$3 / $2")" "$(calc "$2 / $4")" "${5:-}"; }
+		s_ref=$(timed /dev/null taskset -c 0 dnstap -r "$file" -w /dev/null)
+		grow "dnstap -r FILE -w /dev/null (plain copy)" "$s_ref" "$ANON_FRAMES" "$s_ref"
+		t0=$(now)
+		env GOMAXPROCS=1 taskset -c 0 /usr/bin/time -f %M -o "$tmp/rss" "$BIN/tapir-agg" --log-level error --well-known "$list" -r "$file" -w /dev/null
+		s=$(calc "$(now) - $t0")
+		grow "tapir-agg --well-known (99,999 names)" "$s" "$ANON_FRAMES" "$s_ref" "$(($(cat "$tmp/rss") / 1024)) MiB"
+		"$BIN/dnstapgen" -n 2200000 --seed 9 --new-names 0.97 --qps 100000 -w "$file" 2>/dev/null
+		t0=$(now)
+		env GOMAXPROCS=1 /usr/bin/time -f %M -o "$tmp/rss" "$BIN/tapir-agg" --log-level error --new-qname-rate 0 --interval 1h --well-known "$list" -r "$file" -w "$tmp/new.out"
+		s=$(calc "$(now) - $t0")
+		grow "tapir-agg, ~1,070,000 new names in 1 interval" "$s" 2200000 "$s_ref" "$(($(cat "$tmp/rss") / 1024)) MiB"
+		echo "  (goal: >= 1,000,000 frames/s on one core; < 1 GiB resident with 10^6 names an interval)"
+		rm -f "$file" "$tmp/new.out"
+	fi
 fi
 
 # ---------------------------------------------------------------------------
