@@ -133,7 +133,7 @@ func TestPipeline(t *testing.T) {
 	want := map[string]float64{
 		"www.example.test a_count": 7, "www.example.test aaaa_count": 3, "www.example.test ok_count": 10,
 		"www.example.test v4client_count": 7,
-		"wild.example.test a_count": 4, "wild.example.test other_type_count": 2, "wild.example.test ok_count": 6,
+		"wild.example.test a_count":       4, "wild.example.test other_type_count": 2, "wild.example.test ok_count": 6,
 		"wild.example.test v4client_count": 4,
 	}
 	for k, v := range want {
