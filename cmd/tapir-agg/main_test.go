@@ -31,11 +31,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// command runs this binary as tapir-agg.
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	return cmd
+}
+
 func runAgg(t *testing.T, args ...string) (recs []map[string]any, stderr string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.fstrm")
-	cmd := exec.Command(os.Args[0], append(args, "-w", out)...)
-	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	cmd := command(append(args, "-w", out)...)
 	var e bytes.Buffer
 	cmd.Stderr = &e
 	if err := cmd.Run(); err != nil {

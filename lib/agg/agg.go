@@ -187,7 +187,7 @@ func (a *Aggregator) Add(frame []byte) error {
 	if entry, domain, exact, ok := a.wk.Match(q); ok {
 		a.count(iv, entry, domain, exact, qtype, qclass, h.Rcode(), client)
 	} else if !a.seen.Seen(q, time.Unix(0, t)) {
-		if err := a.announce(iv, t, q, qtype, qclass, h.Flags, len(msg)); err != nil {
+		if err := a.announce(iv, t, q, qtype, qclass, h.Flags); err != nil {
 			return err
 		}
 	}
@@ -297,7 +297,9 @@ func (a *Aggregator) count(iv *interval, entry, domain string, exact bool, qtype
 	}
 }
 
-func (a *Aggregator) announce(iv *interval, t int64, q []byte, qtype, qclass, flags uint16, n int) error {
+// announce writes a new_qname event with the members EDM sets (initiator
+// and rdlength, optional in the schema, EDM leaves out, and so does this).
+func (a *Aggregator) announce(iv *interval, t int64, q []byte, qtype, qclass, flags uint16) error {
 	if a.cfg.NewPerSecond > 0 {
 		sec := t / 1e9
 		if sec != a.bucket.sec {
@@ -312,7 +314,7 @@ func (a *Aggregator) announce(iv *interval, t int64, q []byte, qtype, qclass, fl
 	a.Stats.NewQnames++
 	return a.emit(&record.NewQname{
 		Type: record.TypeNewQname, Timestamp: time.Unix(iv.start, 0).UTC(),
-		Qname: string(q), Qtype: qtype, Qclass: qclass, Flags: flags, Initiator: "client", Rdlength: n,
+		Qname: string(q), Qtype: qtype, Qclass: qclass, Flags: flags,
 	})
 }
 

@@ -46,7 +46,7 @@ type NewQname struct {
 	Qclass    uint16    `json:"qclass"`
 	Flags     uint16    `json:"flags"` // the DNS header word of the response
 	Initiator string    `json:"initiator,omitempty"`
-	Rdlength  int       `json:"rdlength"`
+	Rdlength  int       `json:"rdlength,omitempty"`
 }
 
 // Histogram is one interval's counts per well-known domain.
