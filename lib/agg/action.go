@@ -3,7 +3,6 @@ package agg
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -159,11 +158,7 @@ func Action(c *cli.Context) error {
 		return err
 	}
 	var mu sync.Mutex // the output, between the aggregator and SIGHUP
-	emit := func(rec any) error {
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
+	emit := func(b []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		return out.WriteFrame(b)

@@ -9,6 +9,8 @@
 package agg
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -79,8 +81,9 @@ type Stats struct {
 	Skipped                                [numSkips]uint64
 }
 
-// Emit receives records as they are made.
-type Emit func(rec any) error
+// Emit receives each record as it is made, encoded as JSON, in a buffer
+// that it must not keep.
+type Emit func(rec []byte) error
 
 // Aggregator counts messages into intervals and emits records.
 type Aggregator struct {
@@ -312,10 +315,14 @@ func (a *Aggregator) announce(iv *interval, t int64, q []byte, qtype, qclass, fl
 		a.bucket.n++
 	}
 	a.Stats.NewQnames++
-	return a.emit(&record.NewQname{
+	b, err := json.Marshal(&record.NewQname{
 		Type: record.TypeNewQname, Timestamp: time.Unix(iv.start, 0).UTC(),
 		Qname: string(q), Qtype: qtype, Qclass: qclass, Flags: flags,
 	})
+	if err != nil {
+		return err
+	}
+	return a.emit(b)
 }
 
 // closeBefore emits and forgets every interval that ends at or before t.
@@ -359,30 +366,53 @@ func (a *Aggregator) Flush() error {
 	return nil
 }
 
+// flush writes an interval's histogram. The record is encoded row by row,
+// each row forgotten once written, into a buffer sized for the whole, so
+// that a large interval costs its rows or its JSON at once, not both and
+// the copies of a growing buffer.
 func (a *Aggregator) flush(iv *interval, partial bool) error {
-	h := &record.Histogram{
+	h := record.Histogram{
 		Type: record.TypeHistogram, Start: time.Unix(iv.start, 0).UTC(), Duration: int64(a.cfg.Interval / time.Second),
-		Partial: partial, Overflow: iv.overflow, Rows: make([]record.Row, 0, len(iv.rows)),
+		Partial: partial, Overflow: iv.overflow,
 	}
+	head, err := json.Marshal(&h)
+	if err != nil {
+		return err
+	}
+	// head ends with "rows":null}: open the array there instead.
+	head = bytes.TrimSuffix(head, []byte("null}"))
 	entries := make([]string, 0, len(iv.rows))
 	for e := range iv.rows {
 		entries = append(entries, e)
 	}
 	sort.Strings(entries)
-	for _, e := range entries {
+	b := make([]byte, 0, len(head)+len(entries)*rowSize+2)
+	b = append(append(b, head...), '[')
+	for i, e := range entries {
 		r := iv.rows[e]
-		var err error
+		delete(iv.rows, e)
 		if r.r.V4ClientCount, r.r.V4ClientHLL, err = sketch(r.v4); err != nil {
 			return err
 		}
 		if r.r.V6ClientCount, r.r.V6ClientHLL, err = sketch(r.v6); err != nil {
 			return err
 		}
-		h.Rows = append(h.Rows, r.r)
+		row, err := json.Marshal(&r.r)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, row...)
 	}
+	b = append(b, "]}"...)
 	a.Stats.Histograms++
-	return a.emit(h)
+	return a.emit(b)
 }
+
+// rowSize is about what a row takes in JSON, to size the buffer.
+const rowSize = 280
 
 // sketch returns a sketch's count, and its bytes as EDM sends them: only
 // for the probabilistic (sparse and full) representations, since the

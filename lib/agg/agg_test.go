@@ -2,6 +2,7 @@ package agg
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -87,7 +88,26 @@ func (m msg) frame(t testing.TB) []byte {
 
 type collector struct{ recs []any }
 
-func (c *collector) emit(r any) error { c.recs = append(c.recs, r); return nil }
+func (c *collector) emit(b []byte) error {
+	typ, err := record.Type(b)
+	if err != nil {
+		return err
+	}
+	var r any
+	switch typ {
+	case record.TypeHistogram:
+		r = new(record.Histogram)
+	case record.TypeNewQname:
+		r = new(record.NewQname)
+	default:
+		return fmt.Errorf("record of type %q", typ)
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return err
+	}
+	c.recs = append(c.recs, r)
+	return nil
+}
 
 func (c *collector) histograms() []*record.Histogram {
 	var hs []*record.Histogram

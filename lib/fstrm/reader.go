@@ -129,6 +129,14 @@ func (r *Reader) ContentType() string { return r.ct }
 // Frames is the number of data frames read so far.
 func (r *Reader) Frames() int64 { return r.frames }
 
+// SetMaxFrameSize changes the bound on data frames, once the content type
+// is known: records may be far larger than dnstap frames.
+func (r *Reader) SetMaxFrameSize(n int) {
+	if n > 0 {
+		r.max = n
+	}
+}
+
 // Buffered is the number of bytes read from the connection and not yet
 // returned as frames. When it is zero, the next Next will block on a read:
 // a caller that batches frames hands its batch on then.

@@ -13,6 +13,11 @@ import (
 // ContentType is the Frame Streams content type of a stream of records.
 const ContentType = "json:tapir.Record"
 
+// MaxFrameSize bounds a record when a stream is read. One histogram holds
+// every row of its interval: about 300 bytes of JSON a row, so 30 MB for
+// the whole 100,000-name list, 300 MB for a million rows.
+const MaxFrameSize = 1 << 30
+
 // Record types.
 const (
 	TypeHistogram   = "histogram"

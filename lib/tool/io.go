@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/stream"
 )
 
@@ -95,6 +96,9 @@ func Open(name string, ids []age.Identity, opts fstrm.ReaderOptions) (*Input, er
 	if err != nil {
 		in.Close()
 		return nil, InputError(fmt.Errorf("%s: %w", in.Name, err))
+	}
+	if r.ContentType() == record.ContentType {
+		r.SetMaxFrameSize(record.MaxFrameSize)
 	}
 	in.Reader = r
 	return in, nil
