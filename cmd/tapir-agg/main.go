@@ -87,7 +87,7 @@ new_qname: {"type":"new_qname","version":0,"timestamp":start of the interval,"qn
 		{"MEMORY", `A histogram row costs about 280 bytes with a few clients, and its two sketches up to 576 bytes each when full; the rows are bounded by the list and --max-domains. A million rows in one interval take about 280 MB, and writing their histogram (250 MB of JSON, one frame) brings the heap to about 800 MB at the peak; set GOMEMLIMIT to bound it harder. New names cost nothing per interval. The seen-set is one Bloom filter a day (18.7 bits a name at --seen-capacity, 1% false positives over the whole window when every day is full): 2.3 MB a day at the default capacity, 72 MB for the default 30 days, however many names arrive; a day over capacity is counted and its false-positive rate rises (a false positive is a new name not announced). The state is saved every five minutes and at exit.`},
 		{"SIGNALS", `SIGTERM, SIGINT: write the open intervals (partial), save the state, STOP, exit 0.
 
-SIGHUP: reload the lists, reopen the -w file.
+SIGHUP: reload the lists, reopen the -w file (a new stream, appended if the file was not moved away).
 
 SIGUSR1: log the counters.`},
 	},

@@ -104,7 +104,7 @@ With any method the key holder can reverse the pseudonyms (all but truncate). Ke
 		{"KEYS", `Key files must have mode 0600 or stricter, or tapir-anon refuses them, naming the file and its mode. The key is never logged. Make one with: head -c 32 /dev/urandom > FILE. With --rotate, the master key never touches a frame: each period's key is HKDF-SHA256(master, "tapir-anon period " + period), so disclosing one period's key reveals nothing of another's.`},
 		{"SIGNALS", `SIGTERM, SIGINT: write what has been read, then STOP, exit 0.
 
-SIGHUP: re-read the key file and reopen the -w file.
+SIGHUP: re-read the key file and reopen the -w file (a new stream, appended if the file was not moved away).
 
 SIGUSR1: log the counters.`},
 	},

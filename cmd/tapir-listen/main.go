@@ -69,7 +69,7 @@ var manual = tool.Manual{
 	Sections: [][2]string{
 		{"SIGNALS", `SIGTERM, SIGINT: stop accepting, read what connected resolvers have already sent (for up to a second), write every buffered frame and STOP, exit 0.
 
-SIGHUP: end the stream in the -w file and start a new one in a file opened anew at that path (for logrotate).
+SIGHUP: end the stream in the -w file and start a new one in a file opened anew at that path (for logrotate); if the file was not moved away, the new stream is appended to it.
 
 SIGUSR1: log the counters.`},
 	},

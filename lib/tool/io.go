@@ -123,21 +123,23 @@ func CreateOutput(c *cli.Context, ct string) (*Output, error) {
 		return nil, Usagef("%w", err)
 	}
 	o := &Output{path: c.String("write"), opts: stream.WriterOptions{Zstd: c.Bool("zstd"), Recipients: rs}}
-	if err := o.open(); err != nil {
+	if err := o.open(os.O_TRUNC); err != nil {
 		return nil, err
 	}
 	o.Writer = fstrm.NewWriter(o.enc, ct)
 	return o, nil
 }
 
-func (o *Output) open() error {
+// open opens the output; flag is os.O_TRUNC at start, and os.O_APPEND on
+// SIGHUP, so that a file that was not moved away first keeps what it has.
+func (o *Output) open(flag int) error {
 	if o.path == "" || o.path == "-" {
 		if term.IsTerminal(int(os.Stdout.Fd())) {
 			return Usagef("refusing to write a binary stream to a terminal: redirect stdout or use -w FILE")
 		}
 		o.f = os.Stdout
 	} else {
-		f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|flag, 0o644)
 		if err != nil {
 			return &Error{ExitFailure, err}
 		}
@@ -161,7 +163,8 @@ func (o *Output) Flush() error {
 
 // Reopen ends the stream in the current file (STOP) and starts a new one
 // in a file opened anew at the same path, as logrotate expects on SIGHUP.
-// On stdout it only flushes.
+// If the file was not moved away, the new stream follows the old one in it
+// (tapir tools read such a file whole). On stdout it only flushes.
 func (o *Output) Reopen() error {
 	if o.f == os.Stdout {
 		return o.Flush()
@@ -169,7 +172,7 @@ func (o *Output) Reopen() error {
 	if err := o.finish(); err != nil {
 		return err
 	}
-	if err := o.open(); err != nil {
+	if err := o.open(os.O_APPEND); err != nil {
 		return err
 	}
 	o.Writer.Reset(o.enc)
