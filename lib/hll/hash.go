@@ -3,6 +3,8 @@ package hll
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/tapir-edge/tapir/lib/siphash"
 )
 
 // HashEDM is the hash EDM adds to its client sketches: murmur3 x64 128-bit
@@ -64,44 +66,5 @@ func fmix64(k uint64) uint64 {
 // the key. Sketches agree, and merge, only when made with the same key;
 // they do not agree with EDM's (see HashEDM).
 func Hash(key *[16]byte, b []byte) uint64 {
-	k0 := binary.LittleEndian.Uint64(key[:8])
-	k1 := binary.LittleEndian.Uint64(key[8:])
-	v0 := k0 ^ 0x736f6d6570736575
-	v1 := k1 ^ 0x646f72616e646f6d
-	v2 := k0 ^ 0x6c7967656e657261
-	v3 := k1 ^ 0x7465646279746573
-	round := func() {
-		v0 += v1
-		v1 = bits.RotateLeft64(v1, 13) ^ v0
-		v0 = bits.RotateLeft64(v0, 32)
-		v2 += v3
-		v3 = bits.RotateLeft64(v3, 16) ^ v2
-		v0 += v3
-		v3 = bits.RotateLeft64(v3, 21) ^ v0
-		v2 += v1
-		v1 = bits.RotateLeft64(v1, 17) ^ v2
-		v2 = bits.RotateLeft64(v2, 32)
-	}
-	n := len(b)
-	for ; len(b) >= 8; b = b[8:] {
-		m := binary.LittleEndian.Uint64(b)
-		v3 ^= m
-		round()
-		round()
-		v0 ^= m
-	}
-	m := uint64(n) << 56
-	for i := len(b) - 1; i >= 0; i-- {
-		m |= uint64(b[i]) << (8 * i)
-	}
-	v3 ^= m
-	round()
-	round()
-	v0 ^= m
-	v2 ^= 0xff
-	round()
-	round()
-	round()
-	round()
-	return v0 ^ v1 ^ v2 ^ v3
+	return siphash.Sum64(binary.LittleEndian.Uint64(key[:8]), binary.LittleEndian.Uint64(key[8:]), b)
 }

@@ -55,6 +55,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/siphash"
 )
 
 // Defaults for zero Options fields.
@@ -184,7 +186,7 @@ func Open(o Options) (s *Set, warnings []error, err error) {
 func (s *Set) setKey(key []byte) {
 	s.k0 = binary.LittleEndian.Uint64(key)
 	s.k1 = binary.LittleEndian.Uint64(key[8:])
-	s.keyCheck = sipHash(s.k0, s.k1, keyCheckInput)
+	s.keyCheck = siphash.Sum64(s.k0, s.k1, keyCheckInput)
 }
 
 // loadKey reads the key, or makes one if there is none or it is damaged
@@ -286,7 +288,12 @@ func fileName(num, dur int64) string {
 // taken as it is: the caller lowercases it if case should not matter.
 // Seen allocates nothing, except once a slice for the new slice's filter.
 func (s *Set) Seen(name []byte, now time.Time) bool {
-	h := sipHash(s.k0, s.k1, name)
+	// A keyed hash with a secret per-node key, so that someone who can
+	// make the resolver ask for names cannot pick names that fall in the
+	// same filter blocks, raising the false-positive rate for names they
+	// want hidden. It does not make the state files secret: the key lies
+	// beside them.
+	h := siphash.Sum64(s.k0, s.k1, name)
 	block, mask := s.locate(h)
 	num := floorDiv(now.UnixNano(), int64(s.o.SliceDuration))
 
@@ -312,7 +319,7 @@ func (s *Set) Seen(name []byte, now time.Time) bool {
 
 // contains reports whether name is in any slice, without recording it.
 func (s *Set) contains(name []byte) bool {
-	block, mask := s.locate(sipHash(s.k0, s.k1, name))
+	block, mask := s.locate(siphash.Sum64(s.k0, s.k1, name))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sl := range s.slices {

@@ -1,20 +1,17 @@
-package seen
+// Package siphash is SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast
+// short-input PRF", 2012): a keyed 64-bit hash of short inputs, for hash
+// tables and sketches whose keys an outsider must not be able to steer or
+// test, such as names and client addresses.
+package siphash
 
 import (
 	"encoding/binary"
 	"math/bits"
 )
 
-// sipHash returns SipHash-2-4 of msg under the 128-bit key k0, k1, written
-// from the description by Aumasson and Bernstein ("SipHash: a fast
-// short-input PRF", 2012).
-//
-// A keyed hash with a secret per-node key is used, rather than an unkeyed
-// one, so that someone who can make the resolver ask for names cannot pick
-// names that land in the same filter blocks and so raise the
-// false-positive rate for names they want to hide. It does not make the
-// state files secret: the key lies beside them.
-func sipHash(k0, k1 uint64, msg []byte) uint64 {
+// Sum64 returns SipHash-2-4 of msg under the 128-bit key k0, k1 (the key's
+// two little-endian halves).
+func Sum64(k0, k1 uint64, msg []byte) uint64 {
 	v0 := k0 ^ 0x736f6d6570736575
 	v1 := k1 ^ 0x646f72616e646f6d
 	v2 := k0 ^ 0x6c7967656e657261
