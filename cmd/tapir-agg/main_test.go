@@ -6,11 +6,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
@@ -24,19 +25,9 @@ import (
 func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
 
 // The test binary doubles as tapir-agg.
-func TestMain(m *testing.M) {
-	if os.Getenv("TAPIR_TEST_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
-// command runs this binary as tapir-agg.
-func command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
-	return cmd
-}
+var command = tooltest.Command
 
 func runAgg(t *testing.T, args ...string) (recs []map[string]any, stderr string) {
 	t.Helper()

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+
 	"github.com/miekg/dns"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
@@ -26,19 +28,9 @@ import (
 func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
 
 // The test binary doubles as tapir-anon.
-func TestMain(m *testing.M) {
-	if os.Getenv("TAPIR_TEST_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
-// command runs this binary as tapir-anon, or another tool's test binary.
-func command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
-	return cmd
-}
+var command = tooltest.Command
 
 func writeKey(t *testing.T, dir string, key string) string {
 	p := filepath.Join(dir, "anon.key")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+
 	"filippo.io/age"
 
 	"github.com/tapir-edge/tapir/lib/cat"
@@ -27,12 +29,7 @@ import (
 )
 
 // TestMain lets the tests run this binary as tapir-cat.
-func TestMain(m *testing.M) {
-	if os.Getenv("TAPIR_CAT_TEST_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
 // TestDocs checks man/tapir-cat.1 and the completions; with
 // TAPIR_UPDATE_DOCS=1 it writes them.
@@ -42,8 +39,8 @@ const violationsDir = "../../testdata/dns-violations"
 
 // command returns tapir-cat with args, with TZ=UTC.
 func command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TAPIR_CAT_TEST_MAIN=1", "TZ=UTC")
+	cmd := tooltest.Command(args...)
+	cmd.Env = append(cmd.Env, "TZ=UTC")
 	return cmd
 }
 
@@ -67,14 +64,7 @@ func run(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, cod
 // it is not installed (fails with TAPIR_REQUIRE_REAL=1).
 func needProgram(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatalf("%s is not installed, and TAPIR_REQUIRE_REAL=1", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
+	return tooltest.Need(t, name)
 }
 
 func violationFiles(t *testing.T) []string {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+
 	"github.com/miekg/dns"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
@@ -25,12 +27,7 @@ import (
 
 // The test binary doubles as tapir-listen, so that the tests run the real
 // program, signals and all, without a separate build.
-func TestMain(m *testing.M) {
-	if os.Getenv("TAPIR_TEST_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
 type proc struct {
 	cmd    *exec.Cmd
@@ -40,8 +37,7 @@ type proc struct {
 
 func run(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	cmd := tooltest.Command(args...)
 	p := &proc{cmd: cmd, stderr: new(bytes.Buffer), done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {

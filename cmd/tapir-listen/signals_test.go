@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 )
@@ -183,13 +185,7 @@ func TestTLS(t *testing.T) {
 // Socket activation: systemd passes a listening socket (here through
 // systemd-socket-activate, which does what systemd does).
 func TestSystemdActivation(t *testing.T) {
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatal("systemd-socket-activate not installed")
-		}
-		t.Skip("systemd-socket-activate not installed")
-	}
+	activate := tooltest.Need(t, "systemd-socket-activate")
 	dir := t.TempDir()
 	sock, out := filepath.Join(dir, "activated.sock"), filepath.Join(dir, "out.fstrm")
 	cmd := exec.Command(activate, "-l", sock, "--fdname=dnstap", "-E", "TAPIR_TEST_MAIN=1", os.Args[0], "-w", out, "--metrics", "127.0.0.1:0")

@@ -6,18 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 // The unit files in lib/systemd pass systemd-analyze verify. The test points
 // ExecStart at this binary and MANPATH at man/, since verify checks both.
 func TestUnitFiles(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatal("systemd-analyze not installed")
-		}
-		t.Skip("systemd-analyze not installed")
-	}
+	analyze := tooltest.Need(t, "systemd-analyze")
 	dir := t.TempDir()
 	man1 := filepath.Join(dir, "man", "man1")
 	os.MkdirAll(man1, 0o755)

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 )
@@ -30,14 +30,7 @@ func violationFiles(t testing.TB) []string {
 // skips the test if it is not installed (fails with TAPIR_REQUIRE_REAL=1).
 func needProgram(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatalf("%s is not installed, and TAPIR_REQUIRE_REAL=1", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
+	return tooltest.Need(t, name)
 }
 
 // printStreams prints streams with o and returns the output, the errors
