@@ -37,6 +37,15 @@ echo "== messages received, and NXDOMAIN responses among them"
 printf '   %s messages, ' "$("$BIN/tapir-cat" --count "$dir/capture.fstrm.zst")"
 printf '%s NXDOMAIN\n' "$("$BIN/tapir-cat" --count --rcode NXDOMAIN "$dir/capture.fstrm.zst")"
 
+echo "== the whole edge pipeline on it: tapir-anon, then tapir-agg"
+(umask 077; head -c 32 /dev/urandom >"$dir/anon.key")
+"$BIN/tapir-anon" --log-level warn -k "$dir/anon.key" -r "$dir/capture.fstrm.zst" |
+	"$BIN/tapir-agg" --log-level warn --well-known testdata/well-known-sample.txt --state "$dir/state" -w "$dir/records.fstrm"
+echo "   messages from clients in 192.0.2.0/24: $("$BIN/tapir-cat" --count --client 192.0.2.0/24 "$dir/capture.fstrm.zst") before tapir-anon, $("$BIN/tapir-anon" --log-level error -k "$dir/anon.key" -r "$dir/capture.fstrm.zst" | "$BIN/tapir-cat" --count --client 192.0.2.0/24) after"
+echo "   records: $("$BIN/tapir-cat" --count "$dir/records.fstrm") ($("$BIN/tapir-cat" --json "$dir/records.fstrm" | grep -c '"type":"new_qname"') new_qname events)"
+echo "   a histogram row:"
+"$BIN/tapir-cat" --json "$dir/records.fstrm" | grep '"type":"histogram"' | head -1 | sed 's/.*"rows":\[\({[^}]*}\).*/   \1/' | cut -c1-400
+
 echo "== the capture is the bundled sample, frame for frame:"
 if cmp -s <("$BIN/tapir-cat" --json "$dir/capture.fstrm.zst") <("$BIN/tapir-cat" --json testdata/sample.dnstap.zst); then
 	echo "   identical"
