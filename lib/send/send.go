@@ -1,0 +1,139 @@
+// Package send delivers tapir records to their destinations, at least
+// once: each record is spooled on disk per destination before anything is
+// tried, and leaves the spool only when the destination accepted it, or
+// refused it for good (then it goes to the spool's rejected/ folder, with
+// the reason). It is the work behind tapir-send.
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/spool"
+)
+
+// Destination is where records go.
+type Destination interface {
+	// Name identifies the destination in logs, metrics and the spool.
+	Name() string
+	// Wants reports whether a record of this type goes here.
+	Wants(recordType string) bool
+	// Deliver sends one record. A *Refusal error means the destination
+	// will never take it; any other error is worth a retry.
+	Deliver(ctx context.Context, rec []byte) error
+}
+
+// Refusal is a destination's final no: retrying the same record is
+// pointless (a 4xx from the receiver, a record it cannot take).
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return "refused: " + r.Reason }
+
+// Later asks for a retry no sooner than After (a receiver's Retry-After).
+type Later struct {
+	After time.Duration
+	Err   error
+}
+
+func (l *Later) Error() string { return l.Err.Error() }
+func (l *Later) Unwrap() error { return l.Err }
+
+// Queue is one destination with its spool.
+type Queue struct {
+	Dest  Destination
+	Spool *spool.Spool
+	// MinBackoff and MaxBackoff bound the wait between retries, which
+	// doubles from MinBackoff, with jitter.
+	MinBackoff, MaxBackoff time.Duration
+
+	delivered, refused, retried, dropped *metrics.Counter
+}
+
+// NewQueue opens the spool of d in dir, bounded to limit bytes.
+func NewQueue(d Destination, dir string, limit int64, m *metrics.Set, log *slog.Logger) (*Queue, error) {
+	sp, warnings, err := spool.Open(dir, limit)
+	if err != nil {
+		return nil, fmt.Errorf("spool for %s: %w", d.Name(), err)
+	}
+	for _, w := range warnings {
+		log.Warn("spool", "destination", d.Name(), "err", w)
+	}
+	q := &Queue{Dest: d, Spool: sp, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute}
+	q.delivered = m.Counter("delivered", "Records a destination accepted.", "destination", d.Name())
+	q.refused = m.Counter("rejected", "Records a destination refused for good (in rejected/).", "destination", d.Name())
+	q.retried = m.Counter("retries", "Deliveries that failed and will be retried.", "destination", d.Name())
+	q.dropped = m.Counter("spool_dropped", "Records dropped from a full spool.", "destination", d.Name())
+	m.Gauge("spool_items", "Records waiting in the spool.", func() float64 { return float64(sp.Stats().Items) }, "destination", d.Name())
+	m.Gauge("spool_bytes", "Bytes waiting in the spool.", func() float64 { return float64(sp.Stats().Bytes) }, "destination", d.Name())
+	return q, nil
+}
+
+// Put spools a record if the destination wants it.
+func (q *Queue) Put(typ string, rec []byte) error {
+	if !q.Dest.Wants(typ) {
+		return nil
+	}
+	_, dropped, err := q.Spool.Put(rec)
+	q.dropped.Add(uint64(dropped))
+	return err
+}
+
+// Run delivers what the spool holds, oldest first, until ctx ends; what
+// was spooled before a restart goes first.
+func (q *Queue) Run(ctx context.Context, log *slog.Logger) {
+	backoff := q.MinBackoff
+	for ctx.Err() == nil {
+		seq, rec, err := q.Spool.Oldest()
+		if errors.Is(err, spool.ErrEmpty) {
+			q.Spool.Wait(time.Second)
+			continue
+		}
+		if err != nil {
+			log.Error("read spool", "destination", q.Dest.Name(), "err", err)
+			sleep(ctx, backoff)
+			continue
+		}
+		err = q.Dest.Deliver(ctx, rec)
+		var refusal *Refusal
+		switch {
+		case err == nil:
+			q.Spool.Ack(seq)
+			q.delivered.Add(1)
+			backoff = q.MinBackoff
+		case errors.As(err, &refusal):
+			log.Warn("refused for good; moved to rejected/", "destination", q.Dest.Name(), "item", seq, "reason", refusal.Reason)
+			if err := q.Spool.Reject(seq, refusal.Reason); err != nil {
+				log.Error("move to rejected/", "err", err)
+			}
+			q.refused.Add(1)
+		default:
+			q.retried.Add(1)
+			wait := backoff/2 + rand.N(backoff/2+1) // jitter, so edges do not retry in step
+			var later *Later
+			if errors.As(err, &later) && later.After > wait {
+				wait = later.After
+			}
+			log.Warn("delivery failed; will retry", "destination", q.Dest.Name(), "item", seq, "in", wait.Round(time.Millisecond), "err", err)
+			sleep(ctx, wait)
+			backoff = min(2*backoff, q.MaxBackoff)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Type returns a record's type, for Put.
+func Type(rec []byte) (string, error) { return record.Type(rec) }
