@@ -70,7 +70,7 @@ install: build
 	  install -m 0644 completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
 	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
-	install -m 0644 lib/systemd/*.socket lib/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf bin

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
+	"github.com/tapir-edge/tapir/lib/tool"
+)
+
+func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+
+// The test binary doubles as tapir-enroll.
+func TestMain(m *testing.M) {
+	if os.Getenv("TAPIR_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	out, _ := cmd.CombinedOutput()
+	if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic") {
+		t.Errorf("%q: stack trace:\n%s", args, out)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+const name = "edge-3.nodes.test.example"
+
+// From credentials to status, as an operator runs it, and the exit codes
+// that scripts rely on.
+func TestCommandLine(t *testing.T) {
+	srv := nodemantest.New(t)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "nodeman-ca.pem")
+	os.WriteFile(ca, srv.CAPEM(), 0o644)
+	cred := filepath.Join(dir, "cred.json")
+	os.WriteFile(cred, srv.AddNode(name, "oct"), 0o600)
+	node := filepath.Join(dir, "node")
+
+	// The node manager's TLS certificate is not trusted without --nodeman-ca.
+	if out, code := run(t, "enroll", "-c", cred, "-n", node); code != 5 {
+		t.Fatalf("untrusted TLS: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "enroll", "-c", cred, "-n", node, "--nodeman-ca", ca, "--dry-run"); code != 0 || !strings.Contains(out, "/enroll") {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	// Options before the command work too.
+	if out, code := run(t, "--node", node, "--nodeman-ca", ca, "enroll", "-c", cred); code != 0 {
+		t.Fatalf("enroll: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "enroll", "-c", cred, "-n", node, "--nodeman-ca", ca); code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Fatalf("again: exit %d\n%s", code, out)
+	}
+	out, code := run(t, "status", "-n", node, "--json")
+	var s map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s["name"] != name || s["state"] != "valid" {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "renew", "-n", node, "--nodeman-ca", ca); code != 0 || !strings.Contains(out, "renewed") {
+		t.Fatalf("renew: exit %d\n%s", code, out)
+	}
+	t.Setenv("TAPIR_NODEMAN_CA", ca)
+	if out, code := run(t, "renew", "-n", node, "--if-needed"); code != 0 || !strings.Contains(out, "not due") {
+		t.Fatalf("renew --if-needed: exit %d\n%s", code, out)
+	}
+
+	// Unknown node: 404, exit 4.
+	other := filepath.Join(dir, "other.json")
+	os.WriteFile(other, []byte(strings.ReplaceAll(string(srv.AddNode("y.nodes.test.example", "oct")), "y.nodes", "z.nodes")), 0o600)
+	if out, code := run(t, "enroll", "-c", other, "-n", filepath.Join(dir, "n2")); code != 4 || !strings.Contains(out, "404") {
+		t.Errorf("unknown node: exit %d\n%s", code, out)
+	}
+	// Server down: exit 5.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	down := filepath.Join(dir, "down.json")
+	os.WriteFile(down, []byte(strings.ReplaceAll(string(srv.AddNode("w.nodes.test.example", "oct")), srv.URL, "https://"+addr)), 0o600)
+	if out, code := run(t, "enroll", "-c", down, "-n", filepath.Join(dir, "n3")); code != 5 {
+		t.Errorf("server down: exit %d\n%s", code, out)
+	}
+	// Usage errors: exit 2.
+	if out, code := run(t, "enroll", "-n", node+"-x"); code != 2 {
+		t.Errorf("no credentials: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "status", "-n", filepath.Join(dir, "none")); code != 2 {
+		t.Errorf("status of nothing: exit %d\n%s", code, out)
+	}
+}
+
+// The unit files pass systemd-analyze verify. The test points ExecStart at
+// this binary and MANPATH at man/, since verify checks both.
+func TestUnitFiles(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
+			t.Fatal("systemd-analyze not installed")
+		}
+		t.Skip("systemd-analyze not installed")
+	}
+	dir := t.TempDir()
+	man1 := filepath.Join(dir, "man", "man1")
+	os.MkdirAll(man1, 0o755)
+	page, _ := filepath.Abs("../../man/tapir-enroll.1")
+	if err := os.Symlink(page, filepath.Join(man1, "tapir-enroll.1")); err != nil {
+		t.Fatal(err)
+	}
+	var units []string
+	for _, name := range []string{"tapir-enroll-renew.timer", "tapir-enroll-renew.service"} {
+		b, err := os.ReadFile(filepath.Join("../../lib/systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(b), "/usr/local/bin/tapir-enroll", os.Args[0])
+		for _, want := range map[string][]string{
+			"tapir-enroll-renew.timer":   {"OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="},
+			"tapir-enroll-renew.service": {"Type=oneshot", " renew ", "--if-needed"},
+		}[name] {
+			if !strings.Contains(s, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		units = append(units, p)
+	}
+	cmd := exec.Command(analyze, append([]string{"verify"}, units...)...)
+	cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(dir, "man"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// Killed (SIGKILL) while it waits for the node manager's answer:
+// the keys are on disk with mode 0600, nothing is half-written, and the
+// next run recovers the enrollment.
+func TestKilledWhileEnrolling(t *testing.T) {
+	srv := nodemantest.New(t)
+	srv.Hold, srv.Enrolling = make(chan struct{}), make(chan struct{}, 1)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "nodeman-ca.pem")
+	os.WriteFile(ca, srv.CAPEM(), 0o644)
+	cred := filepath.Join(dir, "cred.json")
+	os.WriteFile(cred, srv.AddNode(name, "oct"), 0o600)
+	node := filepath.Join(dir, "node")
+
+	cmd := exec.Command(os.Args[0], "enroll", "-c", cred, "-n", node, "--nodeman-ca", ca)
+	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.Enrolling:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no enroll request")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	close(srv.Hold)
+
+	ents, _ := os.ReadDir(node)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		fi, _ := e.Info()
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %04o", e.Name(), m)
+		}
+	}
+	if strings.Join(names, " ") != "data-key.jwk tls.key" {
+		t.Errorf("after the kill the node directory holds %q, want the two keys", names)
+	}
+	if out, code := run(t, "enroll", "-c", cred, "-n", node, "--nodeman-ca", ca); code != 0 || !strings.Contains(out, "recovering") {
+		t.Fatalf("after the kill: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "status", "-n", node); code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,78 @@
+// Command tapir-send delivers tapir records to the DNS TAPIR core, losing
+// nothing while the core is away.
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/lib/send"
+	"github.com/tapir-edge/tapir/lib/tool"
+)
+
+func main() { tool.Main(app(), manual) }
+
+func app() *cli.App {
+	return &cli.App{
+		Name:      "tapir-send",
+		Usage:     "deliver tapir records to the DNS TAPIR core",
+		UsageText: "tapir-send --to URL... --spool DIR [credentials] [-r FILE]...\ntapir-send --spool DIR --status [--json]",
+		Description: `tapir-send reads tapir records (json:tapir.Record, from tapir-agg) and
+delivers each to the destinations that take it. It is the pipeline's only
+exit to the core.
+
+Delivery is at least once. Every record is first written to the spool of
+each destination that takes it (--spool DIR, one folder per destination,
+each bounded by --spool-max; when full, the oldest records go and are
+counted). A record leaves the spool only when its destination accepted it:
+a crash, a restart or a core away for days loses nothing, and what was
+spooled is delivered first at the next start. A destination's temporary
+failure (a network error, 5xx, 408, 429) is retried with exponential
+backoff and jitter, and after a 429 or 503 no sooner than its Retry-After;
+a refusal for good (another 4xx) moves the record to the spool's rejected/
+folder with the reason beside it, and counts it.
+
+Destinations (--to, repeatable):
+
+ https://aggrec.example/  the DNS TAPIR aggregate receiver: each histogram
+ record becomes a Parquet file with the DNS TAPIR histogram schema, POSTed
+ to /api/v1/aggregate/histogram with Content-Digest, Aggregate-Interval and
+ an RFC 9421 signature by the node's data key (--data-key), made at each
+ attempt, over mutual TLS with the node's certificate (--tls-cert,
+ --tls-key). Success is 201 with a Location, which is logged.
+
+When the input ends, tapir-send goes on delivering for up to --drain, then
+leaves what remains in the spool for its next run.`,
+		Flags: append(append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "to", Aliases: []string{"t"}, Usage: "deliver to `URL` (repeatable)", Category: "Destinations"},
+			&cli.StringFlag{Name: "spool", Aliases: []string{"s"}, Usage: "keep undelivered records in `DIR`", Category: "Spool", TakesFile: true},
+			&cli.StringFlag{Name: "spool-max", Value: "1GiB", Usage: "at most `BYTES` in each destination's spool; the oldest go first", Category: "Spool"},
+			&cli.BoolFlag{Name: "status", Usage: "print what waits in the spool, per destination, and exit", Category: "Spool"},
+			&cli.BoolFlag{Name: "json", Usage: "with --status, print JSON", Category: "Spool"},
+			&cli.DurationFlag{Name: "drain", Value: 10 * time.Second, Usage: "after the input ends, deliver for up to `DURATION`", Category: "Spool"},
+			&cli.StringFlag{Name: "name", Usage: "the node `NAME` (the signature's keyid)", Category: "Credentials"},
+			&cli.StringFlag{Name: "data-key", Usage: "the node's data key `FILE` (PKCS #8 PEM, Ed25519 or ECDSA P-256; mode 0600)", Category: "Credentials", TakesFile: true},
+			&cli.StringFlag{Name: "tls-cert", Usage: "the node's certificate `FILE` (PEM) for mutual TLS", Category: "Credentials", TakesFile: true},
+			&cli.StringFlag{Name: "tls-key", Usage: "the node's TLS key `FILE` (PEM, mode 0600)", Category: "Credentials", TakesFile: true},
+			&cli.StringFlag{Name: "ca-file", Usage: "trust the CA certificates in `FILE` besides the system's", Category: "Credentials", TakesFile: true},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow http:// destinations (tests only)", Category: "Credentials"},
+		}, tool.InputFlags()...), tool.MetricsFlag),
+		Action: send.Action,
+	}
+}
+
+var manual = tool.Manual{
+	Examples: []tool.Example{
+		{Text: "Deliver the aggregates of the edge pipeline:",
+			Command: "tapir-agg --well-known wk.txt --state /var/lib/tapir/agg | tapir-send --to https://aggrec.example/ --spool /var/lib/tapir/spool --name edge-1.isp.example --data-key /etc/tapir/node/data.key --tls-cert /etc/tapir/node/tls.crt --tls-key /etc/tapir/node/tls.key"},
+		{Text: "See what waits for the core:",
+			Command: "tapir-send --spool /var/lib/tapir/spool --status"},
+	},
+	Sections: [][2]string{
+		{"SIGNALS", `SIGTERM, SIGINT: stop reading and sending; what was not delivered stays in the spool; exit 0.
+
+SIGUSR1: log the counters (delivered, rejected, retries, spool_dropped, spool_items, spool_bytes, per destination).`},
+	},
+	SeeAlso: []string{"tapir-agg(1)", "tapir-enroll(1)", "tapir-cat(1)"},
+}

@@ -1,0 +1,275 @@
+package send
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/lib/aggrec"
+	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/keyfile"
+	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/spool"
+	"github.com/tapir-edge/tapir/lib/tool"
+)
+
+// Action is tapir-send: it spools every record of the input for each
+// destination that takes it, and delivers from the spools until the input
+// ends (then for up to --drain) or SIGTERM.
+func Action(c *cli.Context) error {
+	log := slog.Default()
+	dir := c.String("spool")
+	if dir == "" {
+		return tool.Usagef("give the spool directory with --spool DIR")
+	}
+	if c.Bool("status") {
+		return status(c.App.Writer, dir, c.Bool("json"))
+	}
+	tos := c.StringSlice("to")
+	if len(tos) == 0 {
+		return tool.Usagef("give at least one destination with --to URL")
+	}
+	limit, err := tool.ParseBytes(c.String("spool-max"))
+	if err != nil {
+		return tool.Usagef("--spool-max: %v", err)
+	}
+	m := metrics.New("tapir_send")
+	var queues []*Queue
+	for _, to := range tos {
+		d, err := destination(c, to, log)
+		if err != nil {
+			return err
+		}
+		q, err := NewQueue(d, filepath.Join(dir, safeName(d.Name())), limit, m, log)
+		if err != nil {
+			return err
+		}
+		queues = append(queues, q)
+	}
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, m); err != nil {
+		return err
+	}
+	sendCtx, stopSending := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, q := range queues {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q.Run(sendCtx, log)
+		}()
+	}
+	bad := m.Counter("bad_records", "Input frames that are not records.")
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType}}, log)
+	defer src.Close()
+	read := make(chan error, 1)
+	go func() {
+		for {
+			b, n, name, err := src.Next()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				read <- err
+				return
+			}
+			typ, err := record.Type(b)
+			if err != nil {
+				bad.Add(1)
+				log.Warn("not a record; skipped", "input", name, "frame", n, "err", err)
+				continue
+			}
+			for _, q := range queues {
+				if err := q.Put(typ, b); err != nil {
+					read <- fmt.Errorf("spool: %w", err)
+					return
+				}
+			}
+		}
+	}()
+	var runErr error
+	drained := false
+loop:
+	for {
+		select {
+		case runErr = <-read:
+			drained = true
+			break loop
+		case <-sig.Usr1:
+			m.Log(log, "counters")
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	if drained && runErr == nil {
+		// The input has ended: deliver what waits, for a while.
+		deadline := time.Now().Add(c.Duration("drain"))
+		for time.Now().Before(deadline) && ctx.Err() == nil && waiting(queues) > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stopSending()
+	wg.Wait()
+	m.Log(log, "counters at exit")
+	if n := waiting(queues); n > 0 {
+		log.Info("records left in the spool for the next run", "records", n)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return src.Err()
+}
+
+func waiting(qs []*Queue) int {
+	n := 0
+	for _, q := range qs {
+		n += q.Spool.Stats().Items
+	}
+	return n
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+func safeName(s string) string { return unsafe.ReplaceAllString(s, "_") }
+
+// destination makes the Destination a --to URL names.
+func destination(c *cli.Context, to string, log *slog.Logger) (Destination, error) {
+	u, err := url.Parse(to)
+	if err != nil {
+		return nil, tool.Usagef("--to %q: %v", to, err)
+	}
+	switch u.Scheme {
+	case "https", "http":
+		if u.Scheme == "http" && !c.Bool("insecure") {
+			return nil, tool.Usagef("--to %s: the aggregate receiver needs https (--insecure for tests)", to)
+		}
+		key, err := dataKey(c.String("data-key"))
+		if err != nil {
+			return nil, err
+		}
+		name := c.String("name")
+		if name == "" {
+			return nil, tool.Usagef("--to %s needs the node --name", to)
+		}
+		hc, err := httpClient(c)
+		if err != nil {
+			return nil, err
+		}
+		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
+	}
+	return nil, tool.Usagef("--to %q: unknown destination (https://aggregate-receiver/)", to)
+}
+
+// dataKey reads the node's data key, a PKCS #8 PEM file (Ed25519 or ECDSA
+// P-256) that others must not be able to read.
+func dataKey(path string) (crypto.Signer, error) {
+	if path == "" {
+		return nil, tool.Usagef("give the node's data key with --data-key FILE")
+	}
+	b, err := keyfile.Read(path)
+	if err != nil {
+		return nil, tool.Usagef("--data-key: %v", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, tool.Usagef("--data-key %s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, tool.Usagef("--data-key %s: %v", path, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, tool.Usagef("--data-key %s: not a signing key", path)
+	}
+	return s, nil
+}
+
+// httpClient is an HTTPS client with the node's client certificate (mutual
+// TLS), trusting --ca-file besides the system roots (and SSL_CERT_FILE).
+func httpClient(c *cli.Context) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cert, key := c.String("tls-cert"), c.String("tls-key"); cert != "" || key != "" {
+		kb, err := keyfile.Read(key)
+		if err != nil {
+			return nil, tool.Usagef("--tls-key: %v", err)
+		}
+		cb, err := os.ReadFile(cert)
+		if err != nil {
+			return nil, tool.Usagef("--tls-cert: %v", err)
+		}
+		pair, err := tls.X509KeyPair(cb, kb)
+		if err != nil {
+			return nil, tool.Usagef("--tls-cert/--tls-key: %v", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	if ca := c.String("ca-file"); ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, tool.Usagef("--ca-file: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, tool.Usagef("--ca-file %s: no PEM certificate", ca)
+		}
+		tc.RootCAs = pool
+	}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
+}
+
+// status prints what waits in each destination's spool.
+func status(w io.Writer, dir string, asJSON bool) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return tool.Usagef("--spool: %v", err)
+	}
+	out := map[string]spool.Stats{}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		s, _, err := spool.Open(filepath.Join(dir, e.Name()), 0)
+		if err != nil {
+			return err
+		}
+		out[e.Name()] = s.Stats()
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	if asJSON {
+		return json.NewEncoder(w).Encode(out)
+	}
+	for _, n := range names {
+		st := out[n]
+		fmt.Fprintf(w, "%s\t%d records\t%d bytes\t%d rejected\n", n, st.Items, st.Bytes, st.Rejected)
+	}
+	return nil
+}
