@@ -19,7 +19,7 @@ _tapir_send() {
 		fi
 	done
 	case $prev in
-	-s|--spool|--data-key|--tls-cert|--tls-key|--ca-file|-r|--read|-i|--identity)
+	-s|--spool|--node|--data-key|--tls-cert|--tls-key|--ca-file|-r|--read|-i|--identity)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -34,7 +34,7 @@ _tapir_send() {
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		mapfile -t COMPREPLY < <(compgen -W '-t --to -s --spool --spool-max --status --json --drain --name --data-key --tls-cert --tls-key --ca-file --insecure -r --read -i --identity --metrics --log-format --log-level -h --help' -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W '-t --to -s --spool --spool-max --status --json --drain --node --name --data-key --tls-cert --tls-key --ca-file --insecure -r --read -i --identity --metrics --log-format --log-level -h --help' -- "$cur")
 		return
 	fi
 	compopt -o filenames 2>/dev/null

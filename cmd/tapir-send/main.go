@@ -35,6 +35,8 @@ folder with the reason beside it, and counts it.
 
 Destinations (--to, repeatable):
 
+ aggrec:  the aggregate receiver named in --node's node.json.
+
  https://aggrec.example/  the DNS TAPIR aggregate receiver: each histogram
  record becomes a Parquet file with the DNS TAPIR histogram schema, POSTed
  to /api/v1/aggregate/histogram with Content-Digest, Aggregate-Interval and
@@ -51,7 +53,8 @@ leaves what remains in the spool for its next run.`,
 			&cli.BoolFlag{Name: "status", Usage: "print what waits in the spool, per destination, and exit", Category: "Spool"},
 			&cli.BoolFlag{Name: "json", Usage: "with --status, print JSON", Category: "Spool"},
 			&cli.DurationFlag{Name: "drain", Value: 10 * time.Second, Usage: "after the input ends, deliver for up to `DURATION`", Category: "Spool"},
-			&cli.StringFlag{Name: "name", Usage: "the node `NAME` (the signature's keyid)", Category: "Credentials"},
+			&cli.StringFlag{Name: "node", Usage: "the node directory `DIR` that tapir-enroll wrote: name, data key, TLS certificate and key, core URLs", Category: "Credentials", TakesFile: true},
+			&cli.StringFlag{Name: "name", Usage: "the node `NAME` (the signature's keyid), without --node", Category: "Credentials"},
 			&cli.StringFlag{Name: "data-key", Usage: "the node's data key `FILE` (PKCS #8 PEM, Ed25519 or ECDSA P-256; mode 0600)", Category: "Credentials", TakesFile: true},
 			&cli.StringFlag{Name: "tls-cert", Usage: "the node's certificate `FILE` (PEM) for mutual TLS", Category: "Credentials", TakesFile: true},
 			&cli.StringFlag{Name: "tls-key", Usage: "the node's TLS key `FILE` (PEM, mode 0600)", Category: "Credentials", TakesFile: true},
@@ -65,7 +68,7 @@ leaves what remains in the spool for its next run.`,
 var manual = tool.Manual{
 	Examples: []tool.Example{
 		{Text: "Deliver the aggregates of the edge pipeline:",
-			Command: "tapir-agg --well-known wk.txt --state /var/lib/tapir/agg | tapir-send --to https://aggrec.example/ --spool /var/lib/tapir/spool --name edge-1.isp.example --data-key /etc/tapir/node/data.key --tls-cert /etc/tapir/node/tls.crt --tls-key /etc/tapir/node/tls.key"},
+			Command: "tapir-agg --well-known wk.txt --state /var/lib/tapir/agg | tapir-send --node /etc/tapir/node --to aggrec --spool /var/lib/tapir/spool"},
 		{Text: "See what waits for the core:",
 			Command: "tapir-send --spool /var/lib/tapir/spool --status"},
 	},

@@ -190,3 +190,17 @@ func sameFile(path string, data []byte) bool {
 	b, err := os.ReadFile(path)
 	return err == nil && bytes.Equal(b, data)
 }
+
+// DataSigner reads the node's data key, which signs what the node sends
+// to the core (aggregates, events).
+func (n *Node) DataSigner() (crypto.Signer, error) {
+	k, err := readDataKey(n.Path(n.DataKey))
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.Key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a private key", n.Path(n.DataKey))
+	}
+	return s, nil
+}

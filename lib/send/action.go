@@ -23,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/lib/aggrec"
+	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/metrics"
@@ -162,17 +163,20 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 		return nil, tool.Usagef("--to %q: %v", to, err)
 	}
 	switch u.Scheme {
+	case "aggrec":
+		// The aggregate receiver the node manager named at enrollment.
+		n, err := enroll.LoadNode(c.String("node"))
+		if err != nil || n.AggrecURL == "" {
+			return nil, tool.Usagef("--to aggrec: needs --node DIR with an aggrec_url (%v)", err)
+		}
+		return destination(c, n.AggrecURL, log)
 	case "https", "http":
 		if u.Scheme == "http" && !c.Bool("insecure") {
 			return nil, tool.Usagef("--to %s: the aggregate receiver needs https (--insecure for tests)", to)
 		}
-		key, err := dataKey(c.String("data-key"))
+		name, key, err := credentials(c)
 		if err != nil {
 			return nil, err
-		}
-		name := c.String("name")
-		if name == "" {
-			return nil, tool.Usagef("--to %s needs the node --name", to)
 		}
 		hc, err := httpClient(c)
 		if err != nil {
@@ -181,6 +185,30 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
 	}
 	return nil, tool.Usagef("--to %q: unknown destination (https://aggregate-receiver/)", to)
+}
+
+// credentials are the node's name and data key: from the node directory
+// tapir-enroll wrote (--node), or from --name and --data-key.
+func credentials(c *cli.Context) (string, crypto.Signer, error) {
+	if dir := c.String("node"); dir != "" {
+		n, err := enroll.LoadNode(dir)
+		if err != nil {
+			return "", nil, tool.Usagef("--node: %v", err)
+		}
+		key, err := n.DataSigner()
+		if err != nil {
+			return "", nil, tool.Usagef("--node: %v", err)
+		}
+		return n.Name, key, nil
+	}
+	key, err := dataKey(c.String("data-key"))
+	if err != nil {
+		return "", nil, err
+	}
+	if c.String("name") == "" {
+		return "", nil, tool.Usagef("give the node's --name, or its directory with --node")
+	}
+	return c.String("name"), key, nil
 }
 
 // dataKey reads the node's data key, a PKCS #8 PEM file (Ed25519 or ECDSA
@@ -212,7 +240,15 @@ func dataKey(path string) (crypto.Signer, error) {
 // TLS), trusting --ca-file besides the system roots (and SSL_CERT_FILE).
 func httpClient(c *cli.Context) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cert, key := c.String("tls-cert"), c.String("tls-key"); cert != "" || key != "" {
+	cert, key := c.String("tls-cert"), c.String("tls-key")
+	if dir := c.String("node"); dir != "" && cert == "" && key == "" {
+		n, err := enroll.LoadNode(dir)
+		if err != nil {
+			return nil, tool.Usagef("--node: %v", err)
+		}
+		cert, key = n.Path(n.TLSCert), n.Path(n.TLSKey)
+	}
+	if cert != "" || key != "" {
 		kb, err := keyfile.Read(key)
 		if err != nil {
 			return nil, tool.Usagef("--tls-key: %v", err)
