@@ -19,7 +19,7 @@ _tapir_send() {
 		fi
 	done
 	case $prev in
-	-s|--spool|--node|--data-key|--tls-cert|--tls-key|--ca-file|-r|--read|-i|--identity)
+	--recipients-file|-s|--spool|--node|--data-key|--tls-cert|--tls-key|--ca-file|-r|--read|-i|--identity)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -29,12 +29,12 @@ _tapir_send() {
 	--log-level)
 		mapfile -t COMPREPLY < <(compgen -W 'debug info warn error' -- "$cur")
 		return ;;
-	-t|--to|--spool-max|--drain|--name|--metrics)
+	-t|--to|--mqtt-topic|--rotate|--max-size|--keep-age|--keep-bytes|--recipient|--relay-buffer|--spool-max|--drain|--name|--metrics)
 		COMPREPLY=()
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		mapfile -t COMPREPLY < <(compgen -W '-t --to -s --spool --spool-max --status --json --drain --node --name --data-key --tls-cert --tls-key --ca-file --insecure -r --read -i --identity --metrics --log-format --log-level -h --help' -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W '-t --to --dnstap --mqtt-topic --rotate --max-size --keep-age --keep-bytes --no-zstd --recipient --recipients-file --relay-buffer -s --spool --spool-max --status --json --drain --node --name --data-key --tls-cert --tls-key --ca-file --insecure -r --read -i --identity --metrics --log-format --log-level -h --help' -- "$cur")
 		return
 	fi
 	compopt -o filenames 2>/dev/null

@@ -3,6 +3,16 @@
 # Regenerate with: make completions
 
 complete -c tapir-send -s t -l to -x -d 'deliver to URL'
+complete -c tapir-send -l dnstap -d 'the input is dnstap, not records'
+complete -c tapir-send -l mqtt-topic -x -d 'publish new_qname events on TOPIC'
+complete -c tapir-send -l rotate -x -d 'archive: a new file every DURATION, on the boundary'
+complete -c tapir-send -l max-size -x -d 'archive: a new file also at BYTES'
+complete -c tapir-send -l keep-age -x -d 'archive: delete files older than DURATION'
+complete -c tapir-send -l keep-bytes -x -d 'archive: delete the oldest files beyond BYTES in all'
+complete -c tapir-send -l no-zstd -d 'archive: do not compress'
+complete -c tapir-send -l recipient -x -d 'archive: encrypt to age RECIPIENT'
+complete -c tapir-send -l recipients-file -r -d 'archive: encrypt to the age recipients in FILE'
+complete -c tapir-send -l relay-buffer -x -d 'frames a relay holds while its receiver is away'
 complete -c tapir-send -s s -l spool -r -d 'keep undelivered records in DIR'
 complete -c tapir-send -l spool-max -x -d 'at most BYTES in each destination\'s spool'
 complete -c tapir-send -l status -d 'print what waits in the spool, per destination, and exit'

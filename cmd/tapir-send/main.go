@@ -44,10 +44,41 @@ Destinations (--to, repeatable):
  attempt, over mutual TLS with the node's certificate (--tls-cert,
  --tls-key). Success is 201 with a Location, which is logged.
 
+ mqtts://broker:8883/  the DNS TAPIR MQTT broker: each new_qname record
+ as the payload of a JWS (JSON serialization, EdDSA or ES256 by the data
+ key, kid the node name) on events/up/NAME/new_qname (--mqtt-topic), MQTT 5
+ at QoS 1 over TLS with the node's certificate: the broker's acknowledgement
+ is what removes it from the spool.
+
+ file:///var/lib/tapir/archive/  an archive of the whole stream (records,
+ or dnstap with --dnstap) in files named by interval (--rotate, --max-size),
+ compressed with zstd and encrypted to age recipients (--recipient), so the
+ edge cannot read its own archive, only the analysts holding the
+ identities; each file is written under a temporary name and renamed when
+ complete; --keep-age and --keep-bytes delete old files. tapir-cat reads
+ the files directly.
+
+ unix:/run/collector.sock, tcp:HOST:PORT  a relay: the stream, as it is
+ (records, or dnstap with --dnstap), to another Frame Streams receiver
+ (a second toolkit, DNS-collector, fstrm_capture) with the bidirectional
+ handshake, reconnecting when it goes away. A relay is not spooled: while
+ its receiver is away, up to --relay-buffer frames wait in memory, and the
+ oldest are dropped and counted.
+
 When the input ends, tapir-send goes on delivering for up to --drain, then
 leaves what remains in the spool for its next run.`,
 		Flags: append(append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "to", Aliases: []string{"t"}, Usage: "deliver to `URL` (repeatable)", Category: "Destinations"},
+			&cli.BoolFlag{Name: "dnstap", Usage: "the input is dnstap, not records (for archives and relays only)", Category: "Destinations"},
+			&cli.StringFlag{Name: "mqtt-topic", Usage: "publish new_qname events on `TOPIC` (default events/up/NAME/new_qname)", Category: "Destinations"},
+			&cli.DurationFlag{Name: "rotate", Value: time.Hour, Usage: "archive: a new file every `DURATION`, on the boundary", Category: "Archive"},
+			&cli.StringFlag{Name: "max-size", Value: "0", Usage: "archive: a new file also at `BYTES` (0: no limit)", Category: "Archive"},
+			&cli.DurationFlag{Name: "keep-age", Usage: "archive: delete files older than `DURATION` (0: keep)", Category: "Archive"},
+			&cli.StringFlag{Name: "keep-bytes", Value: "0", Usage: "archive: delete the oldest files beyond `BYTES` in all (0: keep)", Category: "Archive"},
+			&cli.BoolFlag{Name: "no-zstd", Usage: "archive: do not compress", Category: "Archive"},
+			&cli.StringSliceFlag{Name: "recipient", Usage: "archive: encrypt to age `RECIPIENT` (repeatable)", Category: "Archive"},
+			&cli.StringSliceFlag{Name: "recipients-file", Usage: "archive: encrypt to the age recipients in `FILE`", Category: "Archive", TakesFile: true},
+			&cli.IntFlag{Name: "relay-buffer", Value: 100000, Usage: "frames a relay holds while its receiver is away (`N`); the oldest go first", Category: "Destinations"},
 			&cli.StringFlag{Name: "spool", Aliases: []string{"s"}, Usage: "keep undelivered records in `DIR`", Category: "Spool", TakesFile: true},
 			&cli.StringFlag{Name: "spool-max", Value: "1GiB", Usage: "at most `BYTES` in each destination's spool; the oldest go first", Category: "Spool"},
 			&cli.BoolFlag{Name: "status", Usage: "print what waits in the spool, per destination, and exit", Category: "Spool"},

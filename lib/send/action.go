@@ -17,18 +17,23 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/lib/aggrec"
+	"github.com/tapir-edge/tapir/lib/archive"
+	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/mqttpub"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/spool"
+	"github.com/tapir-edge/tapir/lib/stream"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
 
@@ -54,7 +59,27 @@ func Action(c *cli.Context) error {
 	}
 	m := metrics.New("tapir_send")
 	var queues []*Queue
+	var streams []streamDest
+	ct := record.ContentType
+	if c.Bool("dnstap") {
+		ct = dnstap.ContentType
+	}
 	for _, to := range tos {
+		if network, addr, ok := relayAddr(to); ok {
+			streams = append(streams, relayDest{NewRelay(network, addr, ct, c.Int("relay-buffer"), m, log), c.Duration("drain")})
+			continue
+		}
+		if strings.HasPrefix(to, "file:") {
+			w, err := openArchive(c, to, ct, log)
+			if err != nil {
+				return err
+			}
+			streams = append(streams, w)
+			continue
+		}
+		if c.Bool("dnstap") {
+			return tool.Usagef("--to %s takes records, not dnstap; only archives and relays take --dnstap", to)
+		}
 		d, err := destination(c, to, log)
 		if err != nil {
 			return err
@@ -84,7 +109,7 @@ func Action(c *cli.Context) error {
 		}()
 	}
 	bad := m.Counter("bad_records", "Input frames that are not records.")
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType}}, log)
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}}, log)
 	defer src.Close()
 	read := make(chan error, 1)
 	go func() {
@@ -96,6 +121,15 @@ func Action(c *cli.Context) error {
 				}
 				read <- err
 				return
+			}
+			for _, sd := range streams {
+				if err := sd.WriteFrame(b); err != nil {
+					read <- err
+					return
+				}
+			}
+			if ct == dnstap.ContentType {
+				continue
 			}
 			typ, err := record.Type(b)
 			if err != nil {
@@ -113,9 +147,18 @@ func Action(c *cli.Context) error {
 	}()
 	var runErr error
 	drained := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 loop:
 	for {
 		select {
+		case <-tick.C:
+			// Complete archive files on time when traffic is idle.
+			for _, sd := range streams {
+				if err := sd.Flush(); err != nil {
+					log.Error("flush", "err", err)
+				}
+			}
 		case runErr = <-read:
 			drained = true
 			break loop
@@ -130,6 +173,11 @@ loop:
 		deadline := time.Now().Add(c.Duration("drain"))
 		for time.Now().Before(deadline) && ctx.Err() == nil && waiting(queues) > 0 {
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, sd := range streams {
+		if err := sd.Close(); err != nil && runErr == nil {
+			runErr = err
 		}
 	}
 	stopSending()
@@ -150,6 +198,70 @@ func waiting(qs []*Queue) int {
 		n += q.Spool.Stats().Items
 	}
 	return n
+}
+
+// streamDest takes the whole stream, frame by frame: archives and relays.
+// The input goroutine writes; Flush and Close come from the main loop, so
+// implementations serialise them.
+type streamDest interface {
+	WriteFrame(p []byte) error
+	Flush() error
+	Close() error
+}
+
+type relayDest struct {
+	*Relay
+	drain time.Duration
+}
+
+func (r relayDest) WriteFrame(p []byte) error { r.Relay.WriteFrame(p); return nil }
+func (r relayDest) Flush() error              { return nil }
+func (r relayDest) Close() error              { r.Relay.Close(r.drain); return nil }
+
+// openArchive opens a file:///DIR destination: the stream, compressed and
+// encrypted as the flags say, in files rotated by time and size.
+func openArchive(c *cli.Context, to, ct string, log *slog.Logger) (*archive.Writer, error) {
+	u, err := url.Parse(to)
+	if err != nil || u.Path == "" || u.Host != "" {
+		return nil, tool.Usagef("--to %q: want file:///DIRECTORY", to)
+	}
+	rs, err := stream.ParseRecipients(c.StringSlice("recipient"), c.StringSlice("recipients-file"))
+	if err != nil {
+		return nil, tool.Usagef("%v", err)
+	}
+	maxSize, err := tool.ParseBytes(c.String("max-size"))
+	if err != nil {
+		return nil, tool.Usagef("--max-size: %v", err)
+	}
+	keepBytes, err := tool.ParseBytes(c.String("keep-bytes"))
+	if err != nil {
+		return nil, tool.Usagef("--keep-bytes: %v", err)
+	}
+	if len(rs) == 0 {
+		log.Warn("archive not encrypted: give --recipient so that only the analysts can read it", "to", to)
+	}
+	if err := os.MkdirAll(u.Path, 0o750); err != nil {
+		return nil, err
+	}
+	w, err := archive.Open(archive.Config{Dir: u.Path, ContentType: ct, Rotate: c.Duration("rotate"), MaxSize: maxSize,
+		Zstd: !c.Bool("no-zstd"), Recipients: rs, KeepAge: c.Duration("keep-age"), KeepBytes: keepBytes, Logger: log})
+	if err != nil {
+		return nil, tool.Usagef("--to %s: %v", to, err)
+	}
+	for _, warning := range w.Warnings() {
+		log.Warn("archive", "to", to, "warning", warning)
+	}
+	return w, nil
+}
+
+// relayAddr reads unix:PATH and tcp:HOST:PORT.
+func relayAddr(to string) (network, addr string, ok bool) {
+	for _, n := range []string{"unix", "tcp"} {
+		if rest, found := strings.CutPrefix(to, n+":"); found && !strings.HasPrefix(rest, "//") {
+			return n, rest, true
+		}
+	}
+	return "", "", false
 }
 
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
@@ -183,8 +295,25 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 			return nil, err
 		}
 		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
+	case "mqtts", "mqtt":
+		if u.Scheme == "mqtt" && !c.Bool("insecure") {
+			return nil, tool.Usagef("--to %s: the broker needs mqtts (--insecure for tests)", to)
+		}
+		name, key, err := credentials(c)
+		if err != nil {
+			return nil, err
+		}
+		tc, err := tlsConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		p, err := mqttpub.New(c.Context, mqttpub.Config{Broker: u, TLS: tc, Name: name, Key: key, Topic: c.String("mqtt-topic"), Log: log})
+		if err != nil {
+			return nil, tool.Usagef("--to %s: %v", to, err)
+		}
+		return p, nil
 	}
-	return nil, tool.Usagef("--to %q: unknown destination (https://aggregate-receiver/)", to)
+	return nil, tool.Usagef("--to %q: unknown destination (https://…, aggrec, mqtts://…, file:///…, unix:…, tcp:…)", to)
 }
 
 // credentials are the node's name and data key: from the node directory
@@ -239,6 +368,16 @@ func dataKey(path string) (crypto.Signer, error) {
 // httpClient is an HTTPS client with the node's client certificate (mutual
 // TLS), trusting --ca-file besides the system roots (and SSL_CERT_FILE).
 func httpClient(c *cli.Context) (*http.Client, error) {
+	tc, err := tlsConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
+}
+
+// tlsConfig has the node's client certificate, and trusts --ca-file
+// besides the system roots.
+func tlsConfig(c *cli.Context) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	cert, key := c.String("tls-cert"), c.String("tls-key")
 	if dir := c.String("node"); dir != "" && cert == "" && key == "" {
@@ -277,7 +416,7 @@ func httpClient(c *cli.Context) (*http.Client, error) {
 		}
 		tc.RootCAs = pool
 	}
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
+	return tc, nil
 }
 
 // status prints what waits in each destination's spool.

@@ -13,36 +13,19 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/delivery"
+
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/spool"
 )
 
-// Destination is where records go.
-type Destination interface {
-	// Name identifies the destination in logs, metrics and the spool.
-	Name() string
-	// Wants reports whether a record of this type goes here.
-	Wants(recordType string) bool
-	// Deliver sends one record. A *Refusal error means the destination
-	// will never take it; any other error is worth a retry.
-	Deliver(ctx context.Context, rec []byte) error
-}
-
-// Refusal is a destination's final no: retrying the same record is
-// pointless (a 4xx from the receiver, a record it cannot take).
-type Refusal struct{ Reason string }
-
-func (r *Refusal) Error() string { return "refused: " + r.Reason }
-
-// Later asks for a retry no sooner than After (a receiver's Retry-After).
-type Later struct {
-	After time.Duration
-	Err   error
-}
-
-func (l *Later) Error() string { return l.Err.Error() }
-func (l *Later) Unwrap() error { return l.Err }
+// Destination, Refusal and Later are the contract with destinations.
+type (
+	Destination = delivery.Destination
+	Refusal     = delivery.Refusal
+	Later       = delivery.Later
+)
 
 // Queue is one destination with its spool.
 type Queue struct {

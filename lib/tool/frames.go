@@ -91,3 +91,11 @@ func (fs *Frames) Close() error {
 	}
 	return nil
 }
+
+// ContentType is the content type of the input the last frame came from.
+func (fs *Frames) ContentType() string {
+	if fs.in == nil {
+		return ""
+	}
+	return fs.in.ContentType()
+}

@@ -1,0 +1,35 @@
+// Package delivery is the contract between tapir-send and its
+// destinations: what a destination is, and how it says "never" (Refusal)
+// or "not before" (Later) rather than "try again".
+package delivery
+
+import (
+	"context"
+	"time"
+)
+
+// Destination is where records go.
+type Destination interface {
+	// Name identifies the destination in logs, metrics and the spool.
+	Name() string
+	// Wants reports whether a record of this type goes here.
+	Wants(recordType string) bool
+	// Deliver sends one record. A *Refusal error means the destination
+	// will never take it; any other error is worth a retry.
+	Deliver(ctx context.Context, rec []byte) error
+}
+
+// Refusal is a destination's final no: retrying the same record is
+// pointless (a 4xx from the receiver, a record it cannot take).
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return "refused: " + r.Reason }
+
+// Later asks for a retry no sooner than After (a receiver's Retry-After).
+type Later struct {
+	After time.Duration
+	Err   error
+}
+
+func (l *Later) Error() string { return l.Err.Error() }
+func (l *Later) Unwrap() error { return l.Err }
