@@ -91,8 +91,9 @@ func TestDeliverRetryRejectRestart(t *testing.T) {
 	q2, _ := NewQueue(d, dir, 0, metrics.New("t2"), quiet)
 	q2.MinBackoff, q2.MaxBackoff = time.Millisecond, 4*time.Millisecond
 	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
-	go q2.Run(ctx, quiet)
+	done2 := make(chan struct{})
+	defer func() { cancel(); <-done2 }()
+	go func() { q2.Run(ctx, quiet); close(done2) }()
 	waitFor(t, func() bool { return len(d.delivered()) == 4 })
 	got := d.delivered()
 	for i, want := range []int{0, 1, 3, 4} {
@@ -158,9 +159,10 @@ func TestAggrec(t *testing.T) {
 	q.Put("histogram", []byte(h))
 	q.Put("histogram", []byte(strings.Replace(h, "12:00", "12:01", 1)))
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }() // before the temporary directory goes
 	start := time.Now()
-	go q.Run(ctx, quiet)
+	go func() { q.Run(ctx, quiet); close(done) }()
 	waitFor(t, func() bool { st := q.Spool.Stats(); return st.Items == 0 && st.Rejected == 1 })
 	if time.Since(start) < time.Second {
 		t.Error("429's Retry-After was not honoured")
