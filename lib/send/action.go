@@ -116,6 +116,11 @@ func Action(c *cli.Context) error {
 		for {
 			b, n, name, err := src.Next()
 			if err != nil {
+				for _, q := range queues {
+					if cerr := q.Commit(); cerr != nil && err == io.EOF {
+						err = fmt.Errorf("spool: %w", cerr)
+					}
+				}
 				if errors.Is(err, io.EOF) {
 					err = nil
 				}
@@ -137,10 +142,17 @@ func Action(c *cli.Context) error {
 				log.Warn("not a record; skipped", "input", name, "frame", n, "err", err)
 				continue
 			}
+			pending := 0
 			for _, q := range queues {
-				if err := q.Put(typ, b); err != nil {
-					read <- fmt.Errorf("spool: %w", err)
-					return
+				q.Put(typ, b)
+				pending = max(pending, q.Pending())
+			}
+			if !src.Buffered() || pending >= 1<<20 {
+				for _, q := range queues {
+					if err := q.Commit(); err != nil {
+						read <- fmt.Errorf("spool: %w", err)
+						return
+					}
 				}
 			}
 		}

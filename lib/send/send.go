@@ -36,6 +36,10 @@ type Queue struct {
 	MinBackoff, MaxBackoff time.Duration
 
 	delivered, refused, retried, dropped *metrics.Counter
+
+	batch []byte // records put, not yet committed
+	cur   uint64 // the item being delivered
+	next  int    // its first record not yet delivered
 }
 
 // NewQueue opens the spool of d in dir, bounded to limit bytes.
@@ -57,14 +61,48 @@ func NewQueue(d Destination, dir string, limit int64, m *metrics.Set, log *slog.
 	return q, nil
 }
 
-// Put spools a record if the destination wants it.
-func (q *Queue) Put(typ string, rec []byte) error {
+// Put adds a record to the batch for the spool, if the destination wants
+// it. Nothing is on disk until Commit.
+func (q *Queue) Put(typ string, rec []byte) {
 	if !q.Dest.Wants(typ) {
+		return
+	}
+	n := len(rec)
+	q.batch = append(q.batch, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	q.batch = append(q.batch, rec...)
+}
+
+// Commit writes the batch to the spool as one item: one file and one
+// fsync for however many records came together, which is what makes a
+// burst affordable. The reader commits whenever its input would wait.
+func (q *Queue) Commit() error {
+	if len(q.batch) == 0 {
 		return nil
 	}
-	_, dropped, err := q.Spool.Put(rec)
+	_, dropped, err := q.Spool.Put(q.batch)
 	q.dropped.Add(uint64(dropped))
+	q.batch = q.batch[:0]
 	return err
+}
+
+// Pending is the size of the batch not yet committed.
+func (q *Queue) Pending() int { return len(q.batch) }
+
+// records splits a spool item into its records.
+func records(item []byte) ([][]byte, error) {
+	var recs [][]byte
+	for len(item) > 0 {
+		if len(item) < 4 {
+			return recs, errors.New("spool item: torn record length")
+		}
+		n := int(item[0])<<24 | int(item[1])<<16 | int(item[2])<<8 | int(item[3])
+		if n > len(item)-4 {
+			return recs, errors.New("spool item: torn record")
+		}
+		recs = append(recs, item[4:4+n])
+		item = item[4+n:]
+	}
+	return recs, nil
 }
 
 // Run delivers what the spool holds, oldest first, until ctx ends; what
@@ -82,20 +120,45 @@ func (q *Queue) Run(ctx context.Context, log *slog.Logger) {
 			sleep(ctx, backoff)
 			continue
 		}
-		err = q.Dest.Deliver(ctx, rec)
+		recs, err := records(rec)
+		if err != nil {
+			// Spool files are written whole (synced, then renamed), so
+			// this is damage from outside; keep what is left for a human.
+			log.Error("damaged spool item; moved to rejected/", "destination", q.Dest.Name(), "item", seq, "err", err)
+			q.Spool.Reject(seq, err.Error())
+			continue
+		}
+		if seq != q.cur {
+			q.cur, q.next = seq, 0
+		}
+		// Deliver the item's records in order, from the first not yet
+		// taken (after a retry, those before went already).
 		var refusal *Refusal
+		start := q.next
+		for err = nil; err == nil && q.next < len(recs); {
+			err = q.Dest.Deliver(ctx, recs[q.next])
+			switch {
+			case err == nil:
+				q.delivered.Add(1)
+				q.next++
+			case errors.As(err, &refusal):
+				log.Warn("refused for good; kept in rejected/", "destination", q.Dest.Name(), "item", seq, "record", q.next, "reason", refusal.Reason)
+				if err := q.Spool.RejectPart(seq, q.next, recs[q.next], refusal.Reason); err != nil {
+					log.Error("write to rejected/", "err", err)
+				}
+				q.refused.Add(1)
+				q.next++
+				err = nil
+			}
+		}
 		switch {
 		case err == nil:
 			q.Spool.Ack(seq)
-			q.delivered.Add(1)
 			backoff = q.MinBackoff
-		case errors.As(err, &refusal):
-			log.Warn("refused for good; moved to rejected/", "destination", q.Dest.Name(), "item", seq, "reason", refusal.Reason)
-			if err := q.Spool.Reject(seq, refusal.Reason); err != nil {
-				log.Error("move to rejected/", "err", err)
-			}
-			q.refused.Add(1)
 		default:
+			if q.next > start {
+				backoff = q.MinBackoff // progress: the destination is back
+			}
 			q.retried.Add(1)
 			wait := backoff/2 + rand.N(backoff/2+1) // jitter, so edges do not retry in step
 			var later *Later

@@ -78,8 +78,10 @@ func TestDeliverRetryRejectRestart(t *testing.T) {
 			extra = `,"refuse":true`
 		}
 		q.Put("histogram", rec(i, extra))
+		q.Commit() // an item each, so that the restart below is exact
 	}
 	q.Put("new_qname", []byte(`{"type":"new_qname"}`)) // not wanted: not spooled
+	q.Commit()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx, quiet); close(done) }()
@@ -158,6 +160,7 @@ func TestAggrec(t *testing.T) {
 	h := `{"type":"histogram","start":"2026-11-27T12:00:00Z","duration":60,"rows":[{"label0":"com","label1":"example","a_count":3,"edm_status_bits":1}]}`
 	q.Put("histogram", []byte(h))
 	q.Put("histogram", []byte(strings.Replace(h, "12:00", "12:01", 1)))
+	q.Commit()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	defer func() { cancel(); <-done }() // before the temporary directory goes
@@ -171,5 +174,54 @@ func TestAggrec(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(seen, " ") != "2026-11-27T12:00:00Z/PT1M 2026-11-27T12:00:00Z/PT1M 2026-11-27T12:00:00Z/PT1M 2026-11-27T12:01:00Z/PT1M" {
 		t.Errorf("attempts %v", seen)
+	}
+}
+
+// Records committed together are one item: delivered in order, and after a
+// restart mid-item delivered again from its start (at least once).
+func TestBatchAtLeastOnce(t *testing.T) {
+	dir := t.TempDir()
+	d := &flaky{tries: map[string]int{}}
+	q, _ := NewQueue(d, dir, 0, metrics.New("t4"), quiet)
+	for i := range 100 {
+		q.Put("histogram", rec(i, ""))
+	}
+	if err := q.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Spool.Stats(); st.Items != 1 {
+		t.Fatalf("%d items for one commit", st.Items)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx, quiet); close(done) }()
+	waitFor(t, func() bool { return q.Spool.Stats().Items == 0 })
+	cancel()
+	<-done
+	got := d.delivered()
+	if len(got) != 100 || got[0] != string(rec(0, "")) || got[99] != string(rec(99, "")) {
+		t.Errorf("delivered %d, first %s", len(got), got[0])
+	}
+}
+
+// Records a second into the spool, committed in batches of 256 as a burst
+// arrives, beside one record per commit.
+func BenchmarkSpool(b *testing.B) {
+	for _, batch := range []int{1, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			q, _ := NewQueue(&flaky{tries: map[string]int{}}, b.TempDir(), 0, metrics.New(fmt.Sprintf("b%d", batch)), quiet)
+			r := []byte(`{"type":"histogram","start":"2026-11-27T12:00:00Z","qname":"a-new-name.example.","qtype":1,"qclass":1,"flags":33152}`)
+			n := 0
+			for b.Loop() {
+				q.Put("histogram", r)
+				if n++; n%batch == 0 {
+					if err := q.Commit(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			q.Commit()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
 }

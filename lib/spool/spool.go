@@ -214,6 +214,17 @@ func (s *Spool) Reject(seq uint64, reason string) error {
 	return writeFile(filepath.Join(s.dir, Rejected), strings.TrimSuffix(dst, suffix)+".reason", []byte(reason+"\n"))
 }
 
+// RejectPart keeps part of an item that a destination refused for good in
+// rejected/, with the reason, while the rest of the item goes on: an item
+// may batch several records.
+func (s *Spool) RejectPart(seq uint64, part int, data []byte, reason string) error {
+	base := filepath.Join(s.dir, Rejected, fmt.Sprintf("%020d-%d", seq, part))
+	if err := writeFile(filepath.Join(s.dir, Rejected), base+suffix, data); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(s.dir, Rejected), base+".reason", []byte(reason+"\n"))
+}
+
 // Stats says what waits.
 type Stats struct {
 	Items    int
