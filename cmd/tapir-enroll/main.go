@@ -138,9 +138,7 @@ The node directory now holds node.json (name, node manager, aggregate receiver a
 
 and run the pipeline with the node directory:
 
- tapir-listen -u /run/tapir/dnstap.sock | tapir-anon -k /etc/tapir/anon.key | tapir-agg --well-known /etc/tapir/well-known.txt --state /var/lib/tapir/agg | tapir-send --node /var/lib/tapir/node --to aggrec --to mqtts://BROKER/ --spool /var/lib/tapir/spool
-
-(BROKER: the mqtt_broker of node.json.)`},
+ tapir-listen -u /run/tapir/dnstap.sock | tapir-anon -k /etc/tapir/anon.key | tapir-agg --well-known /etc/tapir/well-known.txt --state /var/lib/tapir/agg | tapir-send --node /var/lib/tapir/node --to aggrec --to broker --spool /var/lib/tapir/spool`},
 		{"FILES", `In the node directory: node.json, written last; data-key.jwk, the data key as a private JWK whose kid is the node name (0600); tls.key, the TLS client key, PKCS #8 PEM (0600); tls.crt, the client certificate and its intermediates; ca.crt, the CA certificate; trusted-jwks.json, the core's public keys. A renewal writes tls.crt.new and tls.key.new and renames them; an interrupted one is completed or undone by the next run.`},
 		{"PROTOCOL", `POST /api/v1/node/NAME/enroll with a JWS in general JSON serialisation signed by the enrollment key (HS256 for an oct key, EdDSA for OKP) and by the data key (EdDSA or ES256), over {timestamp, x509_csr, x509_lifetime, public_key}; POST /api/v1/node/NAME/renew signed by the data key, over {timestamp, x509_csr, x509_lifetime}; GET /api/v1/node/NAME/public_key, configuration and certificate to recover an enrollment. Like the node manager's own client, tapir-enroll resolves these paths against the host of nodeman_url: a path in the URL is not kept.`},
 		{"STATUS EXIT CODES", `Besides the codes below, status exits with 6 when renewal is due (two thirds of the certificate's lifetime have passed) and 7 when the certificate has expired. enroll and renew exit with 4 when the node manager refuses (400, 401, 403, 404, 422: bad or used credentials, unknown node), so that a script does not retry, and with 5 when it cannot be reached or fails (5xx), so that a script retries later.`},

@@ -35,7 +35,8 @@ folder with the reason beside it, and counts it.
 
 Destinations (--to, repeatable):
 
- aggrec:  the aggregate receiver named in --node's node.json.
+ aggrec, broker:  the aggregate receiver, and the MQTT broker, named in
+ --node's node.json.
 
  https://aggrec.example/  the DNS TAPIR aggregate receiver: each histogram
  record becomes a Parquet file with the DNS TAPIR histogram schema, POSTed

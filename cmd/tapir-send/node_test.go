@@ -23,6 +23,8 @@ import (
 // mutual TLS.
 func TestEnrolledNode(t *testing.T) {
 	nm := nodemantest.New(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	nm.AggrecURL = "https://" + l.Addr().String() + "/"
 	dir := t.TempDir()
 	cred, nmCA := filepath.Join(dir, "cred.json"), filepath.Join(dir, "nodeman-ca.pem")
 	os.WriteFile(cred, nm.AddNode("edge-1", "oct"), 0o600)
@@ -37,7 +39,6 @@ func TestEnrolledNode(t *testing.T) {
 	pool.AddCert(nm.Root)
 	var mu sync.Mutex
 	var peers, keyids []string
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
@@ -51,7 +52,8 @@ func TestEnrolledNode(t *testing.T) {
 	go srv.ServeTLS(l, "", "")
 	defer srv.Close()
 
-	cmd := tooltest.Command("--node", nodeDir, "--to", "https://"+l.Addr().String()+"/", "--ca-file", n.caFile,
+	// --to aggrec: the receiver the node manager named.
+	cmd := tooltest.Command("--node", nodeDir, "--to", "aggrec", "--ca-file", n.caFile,
 		"--spool", filepath.Join(dir, "spool"), "-r", records(t, dir, 2))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -282,18 +282,24 @@ func safeName(s string) string { return unsafe.ReplaceAllString(s, "_") }
 
 // destination makes the Destination a --to URL names.
 func destination(c *cli.Context, to string, log *slog.Logger) (Destination, error) {
+	if to == "aggrec" || to == "broker" {
+		// The aggregate receiver or MQTT broker the node manager named
+		// at enrollment.
+		n, err := enroll.LoadNode(c.String("node"))
+		if err != nil {
+			return nil, tool.Usagef("--to %s needs --node DIR: %v", to, err)
+		}
+		u := map[string]string{"aggrec": n.AggrecURL, "broker": n.MQTTBroker}[to]
+		if u == "" {
+			return nil, tool.Usagef("--to %s: the node manager named none in %s", to, c.String("node"))
+		}
+		return destination(c, u, log)
+	}
 	u, err := url.Parse(to)
 	if err != nil {
 		return nil, tool.Usagef("--to %q: %v", to, err)
 	}
 	switch u.Scheme {
-	case "aggrec":
-		// The aggregate receiver the node manager named at enrollment.
-		n, err := enroll.LoadNode(c.String("node"))
-		if err != nil || n.AggrecURL == "" {
-			return nil, tool.Usagef("--to aggrec: needs --node DIR with an aggrec_url (%v)", err)
-		}
-		return destination(c, n.AggrecURL, log)
 	case "https", "http":
 		if u.Scheme == "http" && !c.Bool("insecure") {
 			return nil, tool.Usagef("--to %s: the aggregate receiver needs https (--insecure for tests)", to)

@@ -51,6 +51,8 @@ type Server struct {
 
 	// Lifetime of certificates when the request gives none.
 	Lifetime time.Duration
+	// AggrecURL is the aggregate receiver the configuration names.
+	AggrecURL string
 	// DateOffset is added to the Date header (clock skew).
 	DateOffset time.Duration
 	// LoseEnrollAnswer makes the server enroll, then drop the connection
@@ -81,7 +83,7 @@ func New(t interface {
 	Cleanup(func())
 }) *Server {
 	t.Helper()
-	s := &Server{Lifetime: 24 * time.Hour, nodes: map[string]*Node{}}
+	s := &Server{Lifetime: 24 * time.Hour, AggrecURL: "https://aggrec.test.example", nodes: map[string]*Node{}}
 	var err error
 	if s.rootKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		t.Fatal(err)
@@ -374,7 +376,7 @@ func (s *Server) config(name string) map[string]any {
 		"mqtt_topics":  map[string]string{"edm": "configuration/" + name + "/edm", "pop": "configuration/" + name + "/pop"},
 		"trusted_jwks": s.TrustedJWKS,
 		"nodeman_url":  s.URL,
-		"aggrec_url":   "https://aggrec.test.example",
+		"aggrec_url":   s.AggrecURL,
 	}
 }
 
