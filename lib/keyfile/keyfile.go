@@ -36,12 +36,17 @@ func Read(path string) ([]byte, error) {
 	return b, nil
 }
 
+// TempPrefix starts the name of Write's temporary files: a crash between
+// create and rename leaves one behind, which a directory's owner removes.
+const TempPrefix = ".tmp-"
+
 // Write replaces path with data atomically: it writes a temporary file in
-// the same directory with the given mode, syncs it, and renames it over
-// path, so a reader sees the old contents or the new, never a part.
+// the same directory with the given mode, syncs it, renames it over path,
+// and syncs the directory, so a reader sees the old contents or the new,
+// never a part, even after a crash.
 func Write(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
-	"path/filepath"
+
+	"github.com/tapir-edge/tapir/lib/keyfile"
 )
 
 // A state file holds one slice. Layout, little-endian:
@@ -101,46 +101,15 @@ func decodeSlice(data []byte) (header, []uint64, error) {
 	return h, words, nil
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory, synced before it is renamed over path, and syncs the
-// directory, so that a crash leaves the old file or the new one, never a
-// torn one.
+// writeAtomic writes a state file so that a crash leaves the old file or
+// the new one, never a torn one.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := keyfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // tempPrefix starts the names of temporary files, which Open removes: a
 // crash between create and rename leaves one behind.
-const tempPrefix = ".tmp-"
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%s: sync: %w", dir, err)
-	}
-	return nil
-}
+const tempPrefix = keyfile.TempPrefix

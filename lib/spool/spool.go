@@ -20,11 +20,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/keyfile"
 )
 
 const (
 	suffix = ".item"
-	tmpPre = ".tmp-"
+	tmpPre = keyfile.TempPrefix
 	// Rejected is the folder, inside the spool, of items a destination
 	// refused for good, each with a .reason file beside it.
 	Rejected = "rejected"
@@ -96,7 +98,7 @@ func (s *Spool) Put(data []byte) (seq uint64, dropped int, err error) {
 	seq = s.next
 	s.next++
 	s.mu.Unlock()
-	if err := writeFile(s.dir, s.path(seq), data); err != nil {
+	if err := writeFile(s.path(seq), data); err != nil {
 		return 0, 0, err
 	}
 	s.mu.Lock()
@@ -118,31 +120,11 @@ func (s *Spool) Put(data []byte) (seq uint64, dropped int, err error) {
 	return seq, dropped, nil
 }
 
-// writeFile writes data to path atomically: a temporary file, synced,
-// renamed, and the directory synced.
-func writeFile(dir, path string, data []byte) error {
-	f, err := os.CreateTemp(dir, tmpPre+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+// writeFile writes data to path atomically (see keyfile.Write): an item
+// is whole or absent.
+func writeFile(path string, data []byte) error {
+	if err := keyfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("spool: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -211,7 +193,7 @@ func (s *Spool) Reject(seq uint64, reason string) error {
 	if err := os.Rename(s.path(seq), dst); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(s.dir, Rejected), strings.TrimSuffix(dst, suffix)+".reason", []byte(reason+"\n"))
+	return writeFile(strings.TrimSuffix(dst, suffix)+".reason", []byte(reason+"\n"))
 }
 
 // RejectPart keeps part of an item that a destination refused for good in
@@ -219,10 +201,10 @@ func (s *Spool) Reject(seq uint64, reason string) error {
 // may batch several records.
 func (s *Spool) RejectPart(seq uint64, part int, data []byte, reason string) error {
 	base := filepath.Join(s.dir, Rejected, fmt.Sprintf("%020d-%d", seq, part))
-	if err := writeFile(filepath.Join(s.dir, Rejected), base+suffix, data); err != nil {
+	if err := writeFile(base+suffix, data); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(s.dir, Rejected), base+".reason", []byte(reason+"\n"))
+	return writeFile(base+".reason", []byte(reason+"\n"))
 }
 
 // Stats says what waits.
