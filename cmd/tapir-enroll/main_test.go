@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+
 	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
@@ -102,44 +104,16 @@ func TestCommandLine(t *testing.T) {
 // The unit files pass systemd-analyze verify. The test points ExecStart at
 // this binary and MANPATH at man/, since verify checks both.
 func TestUnitFiles(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatal("systemd-analyze not installed")
-		}
-		t.Skip("systemd-analyze not installed")
-	}
-	dir := t.TempDir()
-	man1 := filepath.Join(dir, "man", "man1")
-	os.MkdirAll(man1, 0o755)
-	page, _ := filepath.Abs("../../man/tapir-enroll.1")
-	if err := os.Symlink(page, filepath.Join(man1, "tapir-enroll.1")); err != nil {
-		t.Fatal(err)
-	}
-	var units []string
-	for _, name := range []string{"tapir-enroll-renew.timer", "tapir-enroll-renew.service"} {
-		b, err := os.ReadFile(filepath.Join("../../lib/systemd", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.ReplaceAll(string(b), "/usr/local/bin/tapir-enroll", os.Args[0])
-		for _, want := range map[string][]string{
-			"tapir-enroll-renew.timer":   {"OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="},
-			"tapir-enroll-renew.service": {"Type=oneshot", " renew ", "--if-needed"},
-		}[name] {
-			if !strings.Contains(s, want) {
+	units := tooltest.VerifyUnits(t, "../..", "tapir-enroll", "tapir-enroll-renew.timer", "tapir-enroll-renew.service")
+	for name, wants := range map[string][]string{
+		"tapir-enroll-renew.timer":   {"OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="},
+		"tapir-enroll-renew.service": {"Type=oneshot", " renew ", "--if-needed"},
+	} {
+		for _, want := range wants {
+			if !strings.Contains(units[name], want) {
 				t.Errorf("%s lacks %q", name, want)
 			}
 		}
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(s), 0o644)
-		units = append(units, p)
-	}
-	cmd := exec.Command(analyze, append([]string{"verify"}, units...)...)
-	cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(dir, "man"))
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(out) > 0 {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
 

@@ -6,6 +6,8 @@ package tooltest
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,4 +44,44 @@ func Need(t testing.TB, name string) string {
 		t.Skipf("%s is not installed", name)
 	}
 	return p
+}
+
+// VerifyUnits checks systemd unit files of lib/systemd with
+// systemd-analyze verify, as installed: ExecStart's /usr/local/bin/TOOL
+// points at this test binary and MANPATH at man/, since verify checks
+// both. root is the repository root, relative to the test. It returns the
+// units' text (after the substitution) by name, for further checks.
+func VerifyUnits(t *testing.T, root, tool string, names ...string) map[string]string {
+	t.Helper()
+	analyze := Need(t, "systemd-analyze")
+	dir := t.TempDir()
+	man1 := filepath.Join(dir, "man", "man1")
+	if err := os.MkdirAll(man1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := filepath.Abs(filepath.Join(root, "man", tool+".1"))
+	if err := os.Symlink(page, filepath.Join(man1, tool+".1")); err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{}
+	var paths []string
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(root, "lib", "systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(b), "/usr/local/bin/"+tool, os.Args[0])
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		texts[name] = s
+		paths = append(paths, p)
+	}
+	cmd := exec.Command(analyze, append([]string{"verify"}, paths...)...)
+	cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(dir, "man"))
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify %v: %v\n%s", names, err, out)
+	}
+	return texts
 }
