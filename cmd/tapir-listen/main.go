@@ -34,7 +34,16 @@ frames are dropped and counted (unless --on-full block). Counters
 (connections, frames, bytes, drops, errors) are logged on SIGUSR1 and at
 exit, and served with --metrics.
 
-TCP and TLS addresses without a host bind to loopback (127.0.0.1).`,
+TCP and TLS addresses without a host bind to loopback (127.0.0.1).
+
+With --mqtt, tapir-listen receives the DNS TAPIR core's observations
+instead: it subscribes with the node's certificate (--node) in a
+persistent MQTT 5 session (what the core sends while tapir-listen is away
+arrives when it is back), verifies each message's JWS against the node's
+trusted keys (the kid must name one; EdDSA and ES256 only; compact and
+JSON serialisations), and writes each verified one as an observation
+record (json:tapir.Record) for tapir-rpz. A message that fails is counted
+and logged, never written.`,
 		Flags: append(append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "unix", Aliases: []string{"u"}, Usage: "listen on the unix socket `PATH` (repeatable); a stale socket file is replaced, a live one is not", Category: "Listeners", TakesFile: true},
 			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "permissions of unix sockets, in `OCTAL`", Category: "Listeners"},
@@ -47,6 +56,10 @@ TCP and TLS addresses without a host bind to loopback (127.0.0.1).`,
 			&cli.DurationFlag{Name: "timeout", Value: listen.DefaultTimeout, Usage: "cut off a resolver stalled for `DURATION` in the handshake or a frame", Category: "Listeners"},
 			&cli.StringFlag{Name: "max-frame-size", Value: "256KiB", Usage: "largest frame accepted, in `BYTES` (suffixes KiB, MiB)", Category: "Listeners"},
 
+			&cli.StringFlag{Name: "mqtt", Usage: "instead of dnstap, receive the core's signed observations from `URL` (mqtts://broker/TOPIC) and write observation records; needs --node", Category: "Observations"},
+			&cli.StringFlag{Name: "node", Usage: "the node directory `DIR` tapir-enroll wrote: name, TLS certificate and key, CA, trusted keys", Category: "Observations", TakesFile: true},
+			&cli.StringFlag{Name: "trusted-jwks", Usage: "verify observations with the keys in `FILE` instead of the node's trusted-jwks.json", Category: "Observations", TakesFile: true},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow mqtt:// without TLS (tests only)", Category: "Observations"},
 			&cli.StringSliceFlag{Name: "types", Aliases: []string{"t"}, Usage: "keep only messages of these `TYPES` (e.g. CLIENT_RESPONSE or CR; comma-separated, repeatable)", Category: "Filters"},
 			&cli.StringFlag{Name: "set-identity", Usage: "replace the identity in every frame with `NAME`", Category: "Filters"},
 

@@ -24,6 +24,9 @@ const DefaultTimeout = 10 * time.Second
 // Action is tapir-listen: it reads the flags, listens, and writes until
 // SIGTERM.
 func Action(c *cli.Context) error {
+	if c.IsSet("mqtt") {
+		return mqttAction(c)
+	}
 	cfg, err := configure(c)
 	if err != nil {
 		return err
