@@ -1,9 +1,9 @@
 package listen
 
 import (
-	"errors"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"net/url"
 	"os"
