@@ -30,17 +30,6 @@ func flags() []cli.Flag {
 
 		&cli.BoolFlag{Name: "json", Usage: "print the status as JSON", Category: "Status"},
 	}
-	for _, f := range fs {
-		// Flags of commands are not set up by tool.Setup.
-		switch f := f.(type) {
-		case *cli.StringFlag:
-			f.EnvVars = []string{tool.EnvName(f.Name)}
-		case *cli.BoolFlag:
-			f.EnvVars = []string{tool.EnvName(f.Name)}
-		case *cli.DurationFlag:
-			f.EnvVars = []string{tool.EnvName(f.Name)}
-		}
-	}
 	return fs
 }
 

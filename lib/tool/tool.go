@@ -91,6 +91,11 @@ func Setup(app *cli.App, m Manual) *cli.App {
 	for _, f := range app.Flags {
 		setEnv(f)
 	}
+	for _, cmd := range app.Commands {
+		for _, f := range cmd.Flags {
+			setEnv(f)
+		}
+	}
 	app.HideHelpCommand = true
 	app.UseShortOptionHandling = true
 	if app.Metadata == nil {

@@ -1,0 +1,210 @@
+package rpz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/keyfile"
+	"github.com/tapir-edge/tapir/lib/policy"
+	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/rpzzone"
+	"github.com/tapir-edge/tapir/lib/tool"
+)
+
+// open builds the Processor the flags describe, with its lists loaded
+// and its zone (persisted in --state, or in memory) up to date.
+func open(c *cli.Context) (*Processor, error) {
+	log := slog.Default()
+	var pol *policy.Policy
+	if path := c.String("policy"); path != "" {
+		var err error
+		if pol, err = policy.LoadPolicy(path); err != nil {
+			return nil, tool.Usagef("--policy: %v", err)
+		}
+	}
+	format, err := blocklist.ParseFormat(c.String("list-format"))
+	if err != nil {
+		return nil, tool.Usagef("--list-format: %v", err)
+	}
+	var lists []List
+	for _, k := range []struct {
+		flag string
+		kind policy.Kind
+	}{{"allow", policy.Allow}, {"deny", policy.Deny}, {"doubt", policy.Doubt}} {
+		for _, path := range c.StringSlice(k.flag) {
+			lists = append(lists, List{Kind: k.kind, Path: path, Format: format})
+		}
+	}
+	state := c.String("state")
+	if state != "" {
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return nil, tool.Usagef("--state: %v", err)
+		}
+	}
+	zone, err := rpzzone.Open(state, rpzzone.Options{Origin: c.String("origin")})
+	if err != nil {
+		return nil, tool.Usagef("zone: %v", err)
+	}
+	p := &Processor{Engine: policy.New(pol), Zone: zone, Lists: lists, Log: log}
+	if state != "" {
+		p.Journal = JournalPath(state)
+	}
+	if err := p.Start(time.Now()); err != nil {
+		return nil, tool.Usagef("%v", err)
+	}
+	return p, nil
+}
+
+// observe applies every observation record of the inputs (-r, or stdin
+// when serving), until they end or ctx ends.
+func observe(ctx context.Context, c *cli.Context, p *Processor, names []string) error {
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	log := slog.Default()
+	src := tool.NewFrames(names, ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType}}, log)
+	defer src.Close()
+	for ctx.Err() == nil {
+		b, n, name, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return src.Err()
+		}
+		if err != nil {
+			return err
+		}
+		typ, err := record.Type(b)
+		if err != nil || typ != record.TypeObservation {
+			continue // other records pass by tapir-rpz
+		}
+		if err := p.Observe(b, time.Now()); err != nil {
+			log.Warn("observation refused", "input", name, "frame", n, "err", err)
+		}
+	}
+	return nil
+}
+
+// ZoneAction is tapir-rpz zone: the zone, once, to stdout or a file.
+func ZoneAction(c *cli.Context) error {
+	p, err := open(c)
+	if err != nil {
+		return err
+	}
+	if in := c.StringSlice("read"); len(in) > 0 {
+		if err := observe(c.Context, c, p, in); err != nil {
+			return err
+		}
+	}
+	if path := c.String("zone-file"); path != "" {
+		return p.Zone.WriteFile(path)
+	}
+	var b bytes.Buffer
+	if _, err := p.Zone.WriteTo(&b); err != nil {
+		return err
+	}
+	_, err = c.App.Writer.Write(b.Bytes())
+	return err
+}
+
+// ExplainAction is tapir-rpz explain NAME…
+func ExplainAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return tool.Usagef("explain needs a NAME")
+	}
+	p, err := open(c)
+	if err != nil {
+		return err
+	}
+	if in := c.StringSlice("read"); len(in) > 0 {
+		if err := observe(c.Context, c, p, in); err != nil {
+			return err
+		}
+	}
+	for _, name := range c.Args().Slice() {
+		fmt.Fprintln(c.App.Writer, strings.TrimRight(p.Explain(name), "\n"))
+	}
+	return nil
+}
+
+// ServeAction is tapir-rpz serve: a primary for the zone, kept up to date
+// from the observations on stdin (or -r), the lists (reloaded on SIGHUP)
+// and expiry.
+func ServeAction(c *cli.Context) error {
+	log := slog.Default()
+	p, err := open(c)
+	if err != nil {
+		return err
+	}
+	srv := &rpzzone.Server{Zone: p.Zone, Notify: c.StringSlice("notify"), NotifyOnStart: true, Logger: log}
+	for _, a := range c.StringSlice("allow-transfer") {
+		pfx, err := netip.ParsePrefix(a)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(a)
+			if aerr != nil {
+				return tool.Usagef("--allow-transfer %q: not an address or prefix", a)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		srv.Allow = append(srv.Allow, pfx)
+	}
+	if f := c.String("tsig-secret-file"); f != "" {
+		b, err := keyfile.Read(f)
+		if err != nil {
+			return tool.Usagef("--tsig-secret-file: %v", err)
+		}
+		srv.TSIGName, srv.TSIGSecret = c.String("tsig-name"), strings.TrimSpace(string(b))
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ctx, tool.LoopbackAddr(c.String("listen"))) }()
+	log.Info("serving the zone", "origin", p.Zone.Origin(), "serial", p.Zone.Serial(), "listen", tool.LoopbackAddr(c.String("listen")))
+	if !c.Bool("no-input") {
+		go func() {
+			if err := observe(ctx, c, p, tool.Inputs(c)); err != nil {
+				log.Error("observations", "err", err)
+			}
+		}()
+	}
+	zoneFile := c.String("zone-file")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	written := uint32(0)
+	for {
+		select {
+		case <-tick.C:
+			if err := p.Expire(time.Now()); err != nil {
+				log.Error("expire", "err", err)
+			}
+			if s := p.Zone.Serial(); zoneFile != "" && s != written {
+				if err := p.Zone.WriteFile(zoneFile); err != nil {
+					log.Error("write zone file", "err", err)
+				} else {
+					written = s
+				}
+			}
+		case <-sig.Hup:
+			if err := p.Reload(); err != nil {
+				log.Error("reload lists: keeping the old ones", "err", err)
+			}
+		case <-sig.Usr1:
+			log.Info("zone", "serial", p.Zone.Serial(), "rules", p.Zone.Len())
+		case err := <-serveErr:
+			return err
+		case <-ctx.Done():
+			return <-serveErr
+		}
+	}
+}

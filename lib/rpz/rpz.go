@@ -1,0 +1,261 @@
+// Package rpz is the policy processor behind tapir-rpz: it feeds the
+// operator's lists and the core's observations through the policy engine,
+// and turns the decisions into the Response Policy Zone that resolvers
+// load, file or transfer.
+package rpz
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/policy"
+	"github.com/tapir-edge/tapir/lib/rpzzone"
+)
+
+// List is one of the operator's list files.
+type List struct {
+	Kind   policy.Kind
+	Path   string
+	Format blocklist.Format
+}
+
+// Processor keeps the policy engine and the zone in step. It is safe for
+// concurrent use.
+type Processor struct {
+	Engine *policy.Engine
+	Zone   *rpzzone.Zone
+	Lists  []List
+	Log    *slog.Logger
+	// Journal, when set, is where observations are appended, so that a
+	// restart replays the ones not yet expired.
+	Journal string
+
+	mu sync.Mutex
+}
+
+// Start loads the lists and replays the journal of observations, then
+// brings the zone to what the engine decides, in one change.
+func (p *Processor) Start(now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.Lists {
+		if err := p.loadList(l); err != nil {
+			return err
+		}
+	}
+	if err := p.replay(now); err != nil {
+		return err
+	}
+	return p.resync()
+}
+
+func (p *Processor) loadList(l List) error {
+	f, err := os.Open(l.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	entries, bad, err := blocklist.Parse(l.Path, f, l.Format)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Path, err)
+	}
+	for i, e := range bad {
+		if i < 20 {
+			p.Log.Warn("bad list line skipped", "err", e)
+		}
+	}
+	p.Engine.SetList(l.Kind, l.Path, entries)
+	p.Log.Info("list loaded", "kind", l.Kind, "file", l.Path, "entries", len(entries), "bad_lines", len(bad))
+	return nil
+}
+
+// Reload reads the lists again (SIGHUP, or a list file changed) and
+// applies what changed to the zone.
+func (p *Processor) Reload() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.Lists {
+		if err := p.loadList(l); err != nil {
+			return err
+		}
+	}
+	return p.resync()
+}
+
+// resync makes the zone hold exactly the engine's decisions: at start,
+// the zone is as it was persisted and the engine anew.
+func (p *Processor) resync() error {
+	want := map[[2]string]policy.Action{}
+	for _, d := range p.Engine.Decisions() {
+		want[key(d.Name, d.Suffix)] = d.Action
+	}
+	var cs []rpzzone.Change
+	for _, r := range p.Zone.Rules() {
+		k := key(r.Name, r.Suffix)
+		old := r
+		if a, ok := want[k]; ok {
+			if n := rule(r.Name, r.Suffix, a); *n != r {
+				cs = append(cs, rpzzone.Change{Name: r.Name, Suffix: r.Suffix, Old: &old, New: n})
+			}
+			delete(want, k)
+		} else {
+			cs = append(cs, rpzzone.Change{Name: r.Name, Suffix: r.Suffix, Old: &old})
+		}
+	}
+	for k, a := range want {
+		cs = append(cs, rpzzone.Change{Name: k[0], Suffix: k[1] == "*", New: rule(k[0], k[1] == "*", a)})
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	_, err := p.Zone.Apply(cs)
+	return err
+}
+
+func key(name string, suffix bool) [2]string {
+	if suffix {
+		return [2]string{name, "*"}
+	}
+	return [2]string{name, ""}
+}
+
+// rule is the zone rule for a decision.
+func rule(name string, suffix bool, a policy.Action) *rpzzone.Rule {
+	r := &rpzzone.Rule{Name: name, Suffix: suffix}
+	switch a.Kind {
+	case policy.Drop:
+		r.Action = rpzzone.DROP
+	case policy.NXDomain:
+		r.Action = rpzzone.NXDOMAIN
+	case policy.NoData:
+		r.Action = rpzzone.NODATA
+	case policy.TCPOnly:
+		r.Action = rpzzone.TCPONLY
+	case policy.Redirect:
+		r.Action, r.Target = rpzzone.REDIRECT, a.Target
+	default:
+		r.Action = rpzzone.PASSTHRU
+	}
+	return r
+}
+
+// apply turns the engine's changes into one zone change.
+func (p *Processor) apply(cs []policy.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	zc := make([]rpzzone.Change, 0, len(cs))
+	for _, c := range cs {
+		z := rpzzone.Change{Name: c.Name, Suffix: c.Suffix}
+		if c.Old.Kind != policy.None {
+			z.Old = rule(c.Name, c.Suffix, c.Old)
+		}
+		if c.New.Kind != policy.None {
+			z.New = rule(c.Name, c.Suffix, c.New)
+		}
+		zc = append(zc, z)
+	}
+	serial, err := p.Zone.Apply(zc)
+	if errors.Is(err, rpzzone.ErrConflict) {
+		// The zone and the engine disagree (a zone from an older run):
+		// bring the zone to the engine's view.
+		return p.resync()
+	}
+	if err == nil {
+		p.Log.Info("zone changed", "serial", serial, "changes", len(zc))
+	}
+	return err
+}
+
+// Observe applies one observation record from the core.
+func (p *Processor) Observe(rec []byte, now time.Time) error {
+	o, err := policy.DecodeObservation(rec)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Journal != "" {
+		if err := appendLine(p.Journal, rec); err != nil {
+			return fmt.Errorf("observation journal: %w", err)
+		}
+	}
+	return p.apply(p.Engine.Apply(o, now))
+}
+
+// Expire removes the observations whose time has come.
+func (p *Processor) Expire(now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.apply(p.Engine.ExpireChanges(now))
+}
+
+// Explain says which rule decides name.
+func (p *Processor) Explain(name string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.Engine.Explain(name)
+}
+
+// replay applies the journal's observations, expiring what is due.
+func (p *Processor) replay(now time.Time) error {
+	if p.Journal == "" {
+		return nil
+	}
+	f, err := os.Open(p.Journal)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Buffer(nil, 64<<20)
+	n := 0
+	for line := 1; s.Scan(); line++ {
+		o, err := policy.DecodeObservation(s.Bytes())
+		if err != nil {
+			// A torn last line from a crash, or damage: say where.
+			p.Log.Warn("observation journal: line skipped", "file", p.Journal, "line", line, "err", err)
+			continue
+		}
+		p.Engine.Apply(o, now)
+		n++
+	}
+	p.Engine.ExpireChanges(now)
+	p.Log.Info("observations replayed", "file", p.Journal, "observations", n)
+	return s.Err()
+}
+
+func appendLine(path string, rec []byte) error {
+	var b bytes.Buffer
+	if err := json.Compact(&b, rec); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b.Bytes())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// JournalPath is the observation journal in a state directory.
+func JournalPath(state string) string { return filepath.Join(state, "observations.jsonl") }
