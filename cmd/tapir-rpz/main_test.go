@@ -115,6 +115,11 @@ func TestUnboundEnforces(t *testing.T) {
 	// Expired: enforced no more.
 	waitRcode(t, ub, "later.example.test.", dns.RcodeSuccess)
 
+	// The operator edits the denylist: reloaded without a signal.
+	time.Sleep(10 * time.Millisecond) // a modification time of its own
+	write(t, dir, "deny.txt", "bad.example.test\n*.wild.example.test\nlater.example.test\n")
+	waitRcode(t, ub, "later.example.test.", dns.RcodeNameError)
+
 	if p, err := exec.LookPath("named-checkzone"); err == nil {
 		if out, err := exec.Command(p, "rpz.tapir.", zoneFile).CombinedOutput(); err != nil {
 			t.Errorf("named-checkzone: %v\n%s", err, out)

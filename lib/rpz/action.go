@@ -188,6 +188,12 @@ func ServeAction(c *cli.Context) error {
 			if err := p.Expire(time.Now()); err != nil {
 				log.Error("expire", "err", err)
 			}
+			if p.Changed() {
+				log.Info("a list changed: reloading")
+				if err := p.Reload(); err != nil {
+					log.Error("reload lists: keeping the old ones", "err", err)
+				}
+			}
 			if s := p.Zone.Serial(); zoneFile != "" && s != written {
 				if err := p.Zone.WriteFile(zoneFile); err != nil {
 					log.Error("write zone file", "err", err)

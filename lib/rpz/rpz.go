@@ -39,7 +39,8 @@ type Processor struct {
 	// restart replays the ones not yet expired.
 	Journal string
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	mtimes map[string]time.Time // of the lists when last loaded
 }
 
 // Start loads the lists and replays the journal of observations, then
@@ -64,6 +65,12 @@ func (p *Processor) loadList(l List) error {
 		return err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		if p.mtimes == nil {
+			p.mtimes = map[string]time.Time{}
+		}
+		p.mtimes[l.Path] = fi.ModTime()
+	}
 	entries, bad, err := blocklist.Parse(l.Path, f, l.Format)
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.Path, err)
@@ -89,6 +96,20 @@ func (p *Processor) Reload() error {
 		}
 	}
 	return p.resync()
+}
+
+// Changed reports whether a list file changed since it was loaded (its
+// modification time), so that serve reloads it without a SIGHUP.
+func (p *Processor) Changed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.Lists {
+		fi, err := os.Stat(l.Path)
+		if err == nil && !fi.ModTime().Equal(p.mtimes[l.Path]) {
+			return true
+		}
+	}
+	return false
 }
 
 // resync makes the zone hold exactly the engine's decisions: at start,
