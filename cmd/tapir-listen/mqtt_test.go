@@ -92,7 +92,11 @@ func TestMQTTObservations(t *testing.T) {
 	t.Setenv("SSL_CERT_FILE", srvCA) // tapir-listen trusts the broker's certificate through it
 	p := run(t, "--mqtt", fmt.Sprintf("mqtts://127.0.0.1:%d/observations/down/edge-1", port), "--node", node, "-w", out)
 	waitFile(t, out)
-	time.Sleep(time.Second) // subscribed
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.stderr.String(), "msg=subscribed"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tapir-listen did not subscribe:\n%s", p.stderr)
+		}
+	}
 
 	msg := func(name string) []byte {
 		return fmt.Appendf(nil, `{"src_name":"dns-tapir","creator":"test","msg_type":"observation","list_type":"doubtlist","added":[{"name":%q,"time_added":"2026-11-27T12:00:00Z","ttl":3600,"tag_mask":16}],"removed":[],"timestamp":"2026-11-27T12:00:00Z"}`, name)

@@ -208,6 +208,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 					return
 				}
 			}
+			s.log.Info("subscribed", "topics", cfg.Topics)
 		},
 		OnConnectError: func(err error) { s.log.Warn("mqtt connect failed", "err", err) },
 		ClientConfig: paho.ClientConfig{
