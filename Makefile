@@ -71,6 +71,8 @@ install: build
 	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
 	install -m 0644 lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)/etc/tapir
+	test -e $(DESTDIR)/etc/tapir/tapir.env || install -m 0644 lib/systemd/tapir.env $(DESTDIR)/etc/tapir/tapir.env
 
 clean:
 	rm -rf bin

@@ -104,7 +104,7 @@ func TestCommandLine(t *testing.T) {
 // The unit files pass systemd-analyze verify. The test points ExecStart at
 // this binary and MANPATH at man/, since verify checks both.
 func TestUnitFiles(t *testing.T) {
-	units := tooltest.VerifyUnits(t, "../..", "tapir-enroll", "tapir-enroll-renew.timer", "tapir-enroll-renew.service")
+	units := tooltest.VerifyUnits(t, "../..", "tapir-enroll-renew.timer", "tapir-enroll-renew.service")
 	for name, wants := range map[string][]string{
 		"tapir-enroll-renew.timer":   {"OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="},
 		"tapir-enroll-renew.service": {"Type=oneshot", " renew ", "--if-needed"},

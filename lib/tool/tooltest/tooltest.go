@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"testing"
 )
 
@@ -47,11 +47,12 @@ func Need(t testing.TB, name string) string {
 }
 
 // VerifyUnits checks systemd unit files of lib/systemd with
-// systemd-analyze verify, as installed: ExecStart's /usr/local/bin/TOOL
-// points at this test binary and MANPATH at man/, since verify checks
-// both. root is the repository root, relative to the test. It returns the
-// units' text (after the substitution) by name, for further checks.
-func VerifyUnits(t *testing.T, root, tool string, names ...string) map[string]string {
+// systemd-analyze verify, as installed: every ExecStart's
+// /usr/local/bin/tapir-TOOL points at this test binary and MANPATH at
+// man/, since verify checks both. root is the repository root, relative to
+// the test. It returns the units' text (after the substitution) by name,
+// for further checks.
+func VerifyUnits(t *testing.T, root string, names ...string) map[string]string {
 	t.Helper()
 	analyze := Need(t, "systemd-analyze")
 	dir := t.TempDir()
@@ -59,10 +60,14 @@ func VerifyUnits(t *testing.T, root, tool string, names ...string) map[string]st
 	if err := os.MkdirAll(man1, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	page, _ := filepath.Abs(filepath.Join(root, "man", tool+".1"))
-	if err := os.Symlink(page, filepath.Join(man1, tool+".1")); err != nil {
-		t.Fatal(err)
+	pages, _ := filepath.Glob(filepath.Join(root, "man", "*.1"))
+	for _, page := range pages {
+		abs, _ := filepath.Abs(page)
+		if err := os.Symlink(abs, filepath.Join(man1, filepath.Base(page))); err != nil {
+			t.Fatal(err)
+		}
 	}
+	tools := regexp.MustCompile(`/usr/local/bin/tapir-[a-z]+`)
 	texts := map[string]string{}
 	var paths []string
 	for _, name := range names {
@@ -70,7 +75,7 @@ func VerifyUnits(t *testing.T, root, tool string, names ...string) map[string]st
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := strings.ReplaceAll(string(b), "/usr/local/bin/"+tool, os.Args[0])
+		s := tools.ReplaceAllLiteralString(string(b), os.Args[0])
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
