@@ -158,7 +158,7 @@ func TestManGroff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, _ := filepath.Glob(filepath.Join(root, "man", "*.1"))
+	pages, _ := filepath.Glob(filepath.Join(root, "man", "*.[157]"))
 	for _, p := range pages {
 		b, err := os.ReadFile(p)
 		if err != nil {
