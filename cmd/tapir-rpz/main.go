@@ -20,6 +20,7 @@ func inputs() []cli.Flag {
 		&cli.StringSliceFlag{Name: "doubt", Usage: "doubtlist `FILE` (repeatable): decided by the doubt rules of the policy", Category: "Lists", TakesFile: true},
 		&cli.StringFlag{Name: "list-format", Value: "auto", Usage: "`FORMAT` of the lists: auto, plain, hosts, csv, csv:N, rpz or adblock", Category: "Lists"},
 		&cli.StringFlag{Name: "policy", Usage: "policy `FILE` (see POLICY); default: deny action nxdomain", Category: "Lists", TakesFile: true},
+		&cli.BoolFlag{Name: "monitor", Usage: "monitor mode: every rule PASSTHRU, so the resolver logs what would be blocked (rpz-log) and blocks nothing", Category: "Zone"},
 		&cli.StringFlag{Name: "origin", Value: "rpz.tapir.", Usage: "the zone's `NAME`", Category: "Zone"},
 		&cli.StringFlag{Name: "state", Usage: "keep the zone's serial, journal and the observations in `DIR`", Category: "Zone", TakesFile: true},
 		&cli.StringFlag{Name: "zone-file", Usage: "write the zone to `FILE` (atomically; with serve, on every change)", Category: "Zone", TakesFile: true},

@@ -143,3 +143,16 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain: %v\n%s", err, out)
 	}
 }
+
+// Monitor mode writes every rule as PASSTHRU.
+func TestMonitor(t *testing.T) {
+	dir := t.TempDir()
+	deny := write(t, dir, "deny.txt", "bad.example\n*.evil.example\n")
+	out, err := tooltest.Command("zone", "--monitor", "--deny", deny).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(out), "CNAME\trpz-passthru.") != 2 || strings.Contains(string(out), "CNAME\t.") {
+		t.Errorf("monitor zone:\n%s", out)
+	}
+}

@@ -57,7 +57,7 @@ func open(c *cli.Context) (*Processor, error) {
 	if err != nil {
 		return nil, tool.Usagef("zone: %v", err)
 	}
-	p := &Processor{Engine: policy.New(pol), Zone: zone, Lists: lists, Log: log}
+	p := &Processor{Engine: policy.New(pol), Zone: zone, Lists: lists, Log: log, Monitor: c.Bool("monitor")}
 	if state != "" {
 		p.Journal = JournalPath(state)
 	}

@@ -38,6 +38,9 @@ type Processor struct {
 	// Journal, when set, is where observations are appended, so that a
 	// restart replays the ones not yet expired.
 	Journal string
+	// Monitor writes every decision as PASSTHRU: the resolver logs what
+	// the zone matches (rpz-log) but blocks nothing, as operators begin.
+	Monitor bool
 
 	mu     sync.Mutex
 	mtimes map[string]time.Time // of the lists when last loaded
@@ -124,7 +127,7 @@ func (p *Processor) resync() error {
 		k := key(r.Name, r.Suffix)
 		old := r
 		if a, ok := want[k]; ok {
-			if n := rule(r.Name, r.Suffix, a); *n != r {
+			if n := p.rule(r.Name, r.Suffix, a); *n != r {
 				cs = append(cs, rpzzone.Change{Name: r.Name, Suffix: r.Suffix, Old: &old, New: n})
 			}
 			delete(want, k)
@@ -133,7 +136,7 @@ func (p *Processor) resync() error {
 		}
 	}
 	for k, a := range want {
-		cs = append(cs, rpzzone.Change{Name: k[0], Suffix: k[1] == "*", New: rule(k[0], k[1] == "*", a)})
+		cs = append(cs, rpzzone.Change{Name: k[0], Suffix: k[1] == "*", New: p.rule(k[0], k[1] == "*", a)})
 	}
 	if len(cs) == 0 {
 		return nil
@@ -150,8 +153,12 @@ func key(name string, suffix bool) [2]string {
 }
 
 // rule is the zone rule for a decision.
-func rule(name string, suffix bool, a policy.Action) *rpzzone.Rule {
+func (p *Processor) rule(name string, suffix bool, a policy.Action) *rpzzone.Rule {
 	r := &rpzzone.Rule{Name: name, Suffix: suffix}
+	if p.Monitor {
+		r.Action = rpzzone.PASSTHRU
+		return r
+	}
 	switch a.Kind {
 	case policy.Drop:
 		r.Action = rpzzone.DROP
@@ -178,10 +185,10 @@ func (p *Processor) apply(cs []policy.Change) error {
 	for _, c := range cs {
 		z := rpzzone.Change{Name: c.Name, Suffix: c.Suffix}
 		if c.Old.Kind != policy.None {
-			z.Old = rule(c.Name, c.Suffix, c.Old)
+			z.Old = p.rule(c.Name, c.Suffix, c.Old)
 		}
 		if c.New.Kind != policy.None {
-			z.New = rule(c.Name, c.Suffix, c.New)
+			z.New = p.rule(c.Name, c.Suffix, c.New)
 		}
 		zc = append(zc, z)
 	}
