@@ -19,7 +19,7 @@ _tapir_cat() {
 		fi
 	done
 	case $prev in
-	-r|--read|-i|--identity)
+	-r|--read|-i|--identity|--match-rpz)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -37,7 +37,7 @@ _tapir_cat() {
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		mapfile -t COMPREPLY < <(compgen -W '-r --read -i --identity -j --json -y --yaml -c --count --time -n --qname --client -t --type --rcode --since --until --log-format --log-level -h --help' -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W '-r --read -i --identity -j --json -y --yaml -c --count --match-rpz --time -n --qname --client -t --type --rcode --since --until --log-format --log-level -h --help' -- "$cur")
 		return
 	fi
 	compopt -o filenames 2>/dev/null

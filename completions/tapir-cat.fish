@@ -7,6 +7,7 @@ complete -c tapir-cat -s i -l identity -r -d 'age identity FILE to decrypt encry
 complete -c tapir-cat -s j -l json -d 'print one JSON object per line per message'
 complete -c tapir-cat -s y -l yaml -d 'print one YAML document per message'
 complete -c tapir-cat -s c -l count -d 'print only the number of messages that match'
+complete -c tapir-cat -l match-rpz -r -d 'print how many messages each rule of the RPZ zone FILE would have matched'
 complete -c tapir-cat -l time -x -a 'dnstap rfc3339 unix' -d 'time FORMAT of the text output: dnstap, rfc3339 or unix'
 complete -c tapir-cat -s n -l qname -x -d 'keep questions for NAME or names under it'
 complete -c tapir-cat -l client -x -d 'keep messages whose client is ADDR or in the prefix ADDR/BITS'

@@ -41,6 +41,7 @@ tapir-cat goes on with the next input and exits with status 3.`,
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print one JSON object per line per message", Category: "Output"},
 			&cli.BoolFlag{Name: "yaml", Aliases: []string{"y"}, Usage: "print one YAML document per message", Category: "Output"},
 			&cli.BoolFlag{Name: "count", Aliases: []string{"c"}, Usage: "print only the number of messages that match", Category: "Output"},
+			&cli.StringFlag{Name: "match-rpz", Usage: "print how many messages each rule of the RPZ zone `FILE` would have matched (what blocking would have done)", Category: "Output", TakesFile: true},
 			&cli.StringFlag{Name: "time", Value: "dnstap", Usage: "time `FORMAT` of the text output: dnstap (15:04:05.000000, local time, as dnstap -q), rfc3339 (UTC, nanoseconds) or unix", Category: "Output"},
 
 			&cli.StringSliceFlag{Name: "qname", Aliases: []string{"n"}, Usage: "keep questions for `NAME` or names under it (repeatable)", Category: "Filters"},

@@ -672,3 +672,33 @@ func TestCountSpeed(t *testing.T) {
 		t.Errorf("tapir-cat --count took %v, more than a fifth of dnstap's %v", took, base)
 	}
 }
+
+// --match-rpz counts, per rule, the messages a zone would have matched:
+// a name, or the strict subdomains of a "*." wildcard.
+func TestMatchRPZ(t *testing.T) {
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "rpz.zone")
+	os.WriteFile(zone, []byte("$ORIGIN rpz.tapir.\n$TTL 60\n@ SOA localhost. h.localhost. 1 1 1 1 1\n@ NS localhost.\ngoogleapis.com CNAME .\n*.gstatic.com CNAME .\n"), 0o644)
+	const sample = "../../testdata/sample.dnstap.zst"
+	out, _, code := run(t, nil, "--match-rpz", zone, "--type", "CR", sample)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	text, _, _ := run(t, nil, "--type", "CR", sample)
+	var exact, sub int
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.Contains(line, ` "googleapis.com."`):
+			exact++
+		case strings.Contains(line, `.gstatic.com."`):
+			sub++
+		}
+	}
+	want := fmt.Sprintf("%d\t*.gstatic.com.\n%d\tgoogleapis.com.\n%d\ttotal, 2 rules matched\n", sub, exact, sub+exact)
+	if sub <= exact {
+		want = fmt.Sprintf("%d\tgoogleapis.com.\n%d\t*.gstatic.com.\n%d\ttotal, 2 rules matched\n", exact, sub, sub+exact)
+	}
+	if out != want || exact == 0 || sub == 0 {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}

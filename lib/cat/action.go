@@ -181,6 +181,18 @@ func options(c *cli.Context) (Options, error) {
 		o.Format = YAML
 	}
 	o.Count = c.Bool("count")
+	if path := c.String("match-rpz"); path != "" {
+		z, bad, err := LoadRPZ(path)
+		if err != nil {
+			return o, tool.Usagef("--match-rpz: %v", err)
+		}
+		for i, e := range bad {
+			if i < 10 {
+				slog.Warn("--match-rpz: record skipped", "err", e)
+			}
+		}
+		o.RPZ = z
+	}
 	if o.Count && o.Format != Text {
 		return o, tool.Usagef("--count prints a number: leave out --json and --yaml")
 	}

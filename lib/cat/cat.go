@@ -49,6 +49,9 @@ type Options struct {
 	// Count prints only the number of messages that match, at Close.
 	Count  bool
 	Filter Filter
+	// RPZ, when set, prints instead how many messages each rule of the
+	// zone would have matched, at Close.
+	RPZ *RPZ
 }
 
 // maxReported bounds the bad frames of one input that are logged one by
@@ -188,6 +191,12 @@ func (p *Printer) dnstap(b []byte) error {
 	if p.match != nil && !p.match.frame(f) {
 		return nil
 	}
+	if p.opts.RPZ != nil {
+		if p.opts.RPZ.count(f) {
+			p.matched.Add(1)
+		}
+		return nil
+	}
 	p.matched.Add(1)
 	if p.opts.Count {
 		return nil
@@ -260,6 +269,9 @@ func (p *Printer) finish() error {
 	if p.opts.Count {
 		p.w.Write(strconv.AppendInt(nil, p.matched.Load(), 10))
 		p.w.WriteByte('\n')
+	}
+	if p.opts.RPZ != nil {
+		p.opts.RPZ.report(p.w)
 	}
 	if err := p.w.Flush(); err != nil {
 		return &WriteError{err}
