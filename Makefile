@@ -79,3 +79,15 @@ install: build
 
 clean:
 	rm -rf bin
+
+# A .deb of the tools (packaging/): binaries, man pages, completions,
+# systemd units, the user tapir, /etc/tapir, /var/lib/tapir; built with
+# nfpm from the Go module proxy into packaging/dist/.
+.PHONY: package package-test
+package: build
+	GO="$(GO)" packaging/build.sh
+
+# Builds the package, installs it with dpkg, checks the installed tools,
+# man pages and units, and purges it (as root, on a Debian machine).
+package-test: package
+	packaging/test.sh

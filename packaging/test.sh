@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs the package make package built (packaging/dist/*.deb) with dpkg,
+# checks the tools, man pages, units, user and directories from the
+# installed paths, then purges it and checks that it is gone. Run as root
+# on a Debian machine (CI); make package-test builds the package first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkg=tapir-toolkit
+tools=(tapir-listen tapir-anon tapir-agg tapir-send tapir-enroll tapir-rpz tapir-cat)
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "must run as root (it installs $pkg with dpkg)"
+command -v dpkg >/dev/null || fail "dpkg not found: a Debian machine is needed"
+shopt -s nullglob
+debs=(packaging/dist/"$pkg"_*_amd64.deb)
+shopt -u nullglob
+[ "${#debs[@]}" = 1 ] || fail "want exactly one packaging/dist/${pkg}_*_amd64.deb, found ${#debs[@]}: run make package"
+deb=${debs[0]}
+
+installed() { dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; }
+if dpkg-query -W "$pkg" >/dev/null 2>&1; then
+	step "purging the $pkg left by an earlier run"
+	dpkg --purge "$pkg" >/dev/null
+fi
+
+step "dpkg -i $deb"
+dpkg -i "$deb" || fail "dpkg -i $deb"
+installed || fail "$pkg is not installed after dpkg -i"
+step "dpkg -i again (upgrade path: postinst with the user already there)"
+dpkg -i "$deb" >/dev/null || fail "second dpkg -i $deb"
+
+step "the tools run from /usr/bin"
+for t in "${tools[@]}"; do
+	[ -x "/usr/bin/$t" ] || fail "/usr/bin/$t missing"
+	"/usr/bin/$t" --help >/dev/null || fail "/usr/bin/$t --help exited $?"
+done
+out=$(/usr/bin/tapir-listen --help) || fail "tapir-listen --help"
+grep -q tapir-listen <<<"$out" || fail "tapir-listen --help does not name the tool"
+
+step "man pages"
+page=$(man -w tapir-listen) || fail "man -w tapir-listen finds no page"
+[ "$page" = /usr/share/man/man1/tapir-listen.1.gz ] || fail "man -w tapir-listen: $page, want /usr/share/man/man1/tapir-listen.1.gz"
+text=$(MANWIDTH=80 MAN_KEEP_FORMATTING= man -P cat tapir-listen 2>/dev/null) || fail "man tapir-listen does not render"
+grep -qi 'tapir-listen' <<<"$text" || fail "man tapir-listen rendered without the tool's name"
+for t in "${tools[@]}"; do
+	[ -f "/usr/share/man/man1/$t.1.gz" ] || fail "/usr/share/man/man1/$t.1.gz missing"
+	[ -f "/usr/share/bash-completion/completions/$t" ] || fail "bash completion for $t missing"
+	[ -f "/usr/share/zsh/vendor-completions/_$t" ] || fail "zsh completion for $t missing"
+	[ -f "/usr/share/fish/vendor_completions.d/$t.fish" ] || fail "fish completion for $t missing"
+done
+[ -f /usr/share/doc/$pkg/copyright ] || fail "/usr/share/doc/$pkg/copyright missing"
+
+step "systemd units"
+units=/usr/lib/systemd/system
+[ -f $units/tapir-listen.socket ] && [ -f $units/tapir-listen.service ] || fail "tapir-listen units missing in $units"
+if grep -l /usr/local $units/tapir-* >&2; then fail "installed units still name /usr/local"; fi
+systemd-analyze verify $units/tapir-listen.socket $units/tapir-listen.service ||
+	fail "systemd-analyze verify tapir-listen.socket tapir-listen.service"
+systemd-analyze verify $units/tapir-*.service $units/tapir-*.socket $units/tapir-*.timer ||
+	fail "systemd-analyze verify of every tapir unit"
+
+step "user, group and directories"
+id tapir || fail "no user tapir"
+getent group tapir >/dev/null || fail "no group tapir"
+[ "$(stat -c '%a %U:%G' /etc/tapir)" = "750 root:tapir" ] || fail "/etc/tapir is $(stat -c '%a %U:%G' /etc/tapir), want 750 root:tapir"
+if [ ! -L /var/lib/tapir ]; then
+	[ "$(stat -c '%a %U:%G' /var/lib/tapir)" = "750 tapir:tapir" ] || fail "/var/lib/tapir is $(stat -c '%a %U:%G' /var/lib/tapir), want 750 tapir:tapir"
+fi
+
+step "dpkg --remove keeps /etc/tapir and what is in /var/lib/tapir; purge then leaves only what the operator put there"
+state=/var/lib/tapir
+[ ! -L $state ] || state=$(readlink -f $state)
+touch "$state/operator-data"
+dpkg --remove "$pkg" >/dev/null || fail "dpkg --remove $pkg"
+[ ! -e /usr/bin/tapir-listen ] || fail "/usr/bin/tapir-listen still there after remove"
+[ -f /etc/tapir/tapir.env ] || fail "/etc/tapir/tapir.env (a conffile) gone after remove, before purge"
+dpkg --purge "$pkg" >/dev/null || fail "dpkg --purge $pkg (after remove)"
+[ -f "$state/operator-data" ] || fail "purge removed a file the operator put in $state"
+rm -f "$state/operator-data"
+[ ! -e /etc/tapir ] || fail "/etc/tapir still there after purge: $(ls -A /etc/tapir | tr '\n' ' ')"
+
+step "dpkg -i, then dpkg --purge $pkg"
+dpkg -i "$deb" >/dev/null || fail "dpkg -i $deb (after purge)"
+dpkg --purge "$pkg" || fail "dpkg --purge $pkg"
+! dpkg-query -W "$pkg" >/dev/null 2>&1 || fail "$pkg still known to dpkg after purge"
+for t in "${tools[@]}"; do
+	[ ! -e "/usr/bin/$t" ] || fail "/usr/bin/$t still there after purge"
+	[ ! -e "/usr/share/man/man1/$t.1.gz" ] || fail "man page of $t still there after purge"
+done
+[ ! -e $units/tapir-listen.service ] || fail "$units/tapir-listen.service still there after purge"
+# Empty, so purge removes them; what an operator put there would stay.
+[ ! -e /etc/tapir ] || fail "/etc/tapir still there after purge: $(ls -A /etc/tapir | tr '\n' ' ')"
+[ ! -e /var/lib/tapir ] || fail "/var/lib/tapir still there after purge: $(ls -A /var/lib/tapir | tr '\n' ' ')"
+
+step "PASS: $deb installs, works and purges"
