@@ -8,15 +8,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/mqtttest"
 
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
@@ -37,7 +37,6 @@ func compactJWS(key ed25519.PrivateKey, kid string, payload []byte) string {
 // the core's signed observations from a real mosquitto: the good ones
 // become observation records, the forged one does not.
 func TestMQTTObservations(t *testing.T) {
-	bin := tooltest.Need(t, "mosquitto")
 	pub := tooltest.Need(t, "mosquitto_pub")
 	dir := t.TempDir()
 
@@ -63,30 +62,7 @@ func TestMQTTObservations(t *testing.T) {
 	kd, _ := x509.MarshalPKCS8PrivateKey(srv.PrivateKey)
 	os.WriteFile(srvKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
 	os.WriteFile(srvCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate[0]}), 0o644)
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	conf := fmt.Sprintf("persistence false\nallow_anonymous false\nlistener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\n", port, ca, srvCert, srvKey)
-	if os.Geteuid() == 0 {
-		u, _ := user.Current()
-		conf = "user " + u.Username + "\n" + conf
-	}
-	cf := filepath.Join(dir, "mosquitto.conf")
-	os.WriteFile(cf, []byte(conf), 0o644)
-	broker := exec.Command(bin, "-c", cf)
-	if err := broker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Process.Kill()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("mosquitto did not start")
-		}
-	}
+	port := mqtttest.Start(t, ca, srvCert, srvKey).Port
 
 	out := filepath.Join(dir, "observations.fstrm")
 	t.Setenv("SSL_CERT_FILE", srvCA) // tapir-listen trusts the broker's certificate through it

@@ -16,12 +16,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/mqtttest"
 
 	"github.com/miekg/dns"
 
@@ -65,7 +66,6 @@ func freePort(t *testing.T) int {
 // real mosquitto; tapir-listen --mqtt verifies it and pipes it to
 // tapir-rpz serve; a real Unbound, told by NOTIFY, blocks the name.
 func TestObservationToResolver(t *testing.T) {
-	mosquitto := tooltest.Need(t, "mosquitto")
 	pub := tooltest.Need(t, "mosquitto_pub")
 	dir := t.TempDir()
 
@@ -90,17 +90,7 @@ func TestObservationToResolver(t *testing.T) {
 	srvCert := write(t, dir, "srv.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	srvKey := write(t, dir, "srv.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})))
 	root := write(t, dir, "root.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: nm.Root.Raw})))
-	mport := freePort(t)
-	conf := fmt.Sprintf("persistence false\nallow_anonymous false\nlistener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\n", mport, root, srvCert, srvKey)
-	if os.Geteuid() == 0 {
-		u, _ := user.Current()
-		conf = "user " + u.Username + "\n" + conf
-	}
-	broker := exec.Command(mosquitto, "-c", write(t, dir, "mosquitto.conf", conf))
-	if err := broker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Process.Kill()
+	mport := mqtttest.Start(t, root, srvCert, srvKey).Port
 
 	rport := freePort(t)
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",

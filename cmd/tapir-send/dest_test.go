@@ -9,11 +9,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/mqtttest"
 
 	"filippo.io/age"
 
@@ -26,37 +27,14 @@ import (
 // JWS signed by the node's data key; a subscriber gets them, and the
 // signature verifies by hand.
 func TestMQTT(t *testing.T) {
-	bin := tooltest.Need(t, "mosquitto")
 	sub := tooltest.Need(t, "mosquitto_sub")
 	n := newNode(t)
 	srvCert, srvKey := filepath.Join(n.dir, "srv.crt"), filepath.Join(n.dir, "srv.key")
 	writePEM(t, srvCert, "CERTIFICATE", n.srv.Certificate[0])
 	kd, _ := x509.MarshalPKCS8PrivateKey(n.srv.PrivateKey)
 	writePEM(t, srvKey, "PRIVATE KEY", kd)
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	conf := fmt.Sprintf("persistence false\nallow_anonymous false\nlistener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\n", port, n.caFile, srvCert, srvKey)
-	if os.Geteuid() == 0 {
-		u, _ := user.Current()
-		conf = "user " + u.Username + "\n" + conf
-	}
-	cf := filepath.Join(n.dir, "mosquitto.conf")
-	os.WriteFile(cf, []byte(conf), 0o644)
-	broker := exec.Command(bin, "-c", cf)
-	if err := broker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Process.Kill()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("mosquitto did not start")
-		}
-	}
+	broker := mqtttest.Start(t, n.caFile, srvCert, srvKey)
+	port := broker.Port
 	s := exec.Command(sub, "-h", "127.0.0.1", "-p", fmt.Sprint(port), "-V", "mqttv5", "--cafile", n.caFile, "--cert", n.tlsCert, "--key", n.tlsKey,
 		"-t", "events/up/edge-1/new_qname", "-q", "1", "-C", "2", "-W", "20")
 	out := new(strings.Builder)
