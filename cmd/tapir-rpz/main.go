@@ -110,10 +110,14 @@ An example:
      allow-notify: 127.0.0.1
      rpz-log: yes
 
-BIND (named.conf):
+BIND (named.conf; dnstap to tapir-listen too):
 
- options { response-policy { zone "rpz.tapir."; }; };
- zone "rpz.tapir." { type secondary; primaries { 127.0.0.1 port 5353; }; };
+ options {
+     response-policy { zone "rpz.tapir."; };
+     dnstap { client; };
+     dnstap-output unix "/run/tapir/dnstap.sock";
+ };
+ zone "rpz.tapir." { type secondary; primaries { 127.0.0.1 port 5353; }; file "rpz.db"; };
 
 Knot Resolver (kresd.conf):
 
