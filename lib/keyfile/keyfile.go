@@ -6,6 +6,7 @@ package keyfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -45,6 +46,15 @@ const TempPrefix = ".tmp-"
 // and syncs the directory, so a reader sees the old contents or the new,
 // never a part, even after a crash.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return WriteFunc(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is Write for contents that write streams, such as a large
+// zone file, instead of holding in memory.
+func WriteFunc(path string, mode os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
@@ -56,7 +66,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}

@@ -532,44 +532,10 @@ func (c *countWriter) WriteString(s string) {
 // WriteFile writes the zone file to path atomically (mode 0644): readers
 // see the old file or the new one, never a part.
 func (z *Zone) WriteFile(path string) error {
-	return atomicWrite(path, 0o644, func(w io.Writer) error {
+	return keyfile.WriteFunc(path, 0o644, func(w io.Writer) error {
 		_, err := z.WriteTo(w)
 		return err
 	})
-}
-
-// atomicWrite writes a file in the manner of keyfile.Write, streaming.
-func atomicWrite(path string, mode os.FileMode, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // Persistence.
@@ -646,7 +612,7 @@ func parseRule(line string) (byte, Rule, error) {
 }
 
 func (z *Zone) writeSnapshot() error {
-	err := atomicWrite(z.snapshotFile(), 0o644, func(w io.Writer) error {
+	err := keyfile.WriteFunc(z.snapshotFile(), 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		fmt.Fprintf(bw, "serial %d\n", z.serial)
 		for _, r := range z.rules {
@@ -694,7 +660,7 @@ func (z *Zone) readSnapshot() (uint32, bool, error) {
 }
 
 func (z *Zone) writeJournal(e *journalEntry) error {
-	return atomicWrite(z.journalFile(e.From), 0o644, func(w io.Writer) error {
+	return keyfile.WriteFunc(z.journalFile(e.From), 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		fmt.Fprintf(bw, "from %d to %d\n", e.From, e.To)
 		for _, c := range e.Changes {
