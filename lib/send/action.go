@@ -207,7 +207,8 @@ loop:
 func waiting(qs []*Queue) int {
 	n := 0
 	for _, q := range qs {
-		n += q.Spool.Stats().Items
+		items, _ := q.Spool.Waiting()
+		n += items
 	}
 	return n
 }

@@ -56,8 +56,8 @@ func NewQueue(d Destination, dir string, limit int64, m *metrics.Set, log *slog.
 	q.refused = m.Counter("rejected", "Records a destination refused for good (in rejected/).", "destination", d.Name())
 	q.retried = m.Counter("retries", "Deliveries that failed and will be retried.", "destination", d.Name())
 	q.dropped = m.Counter("spool_dropped", "Records dropped from a full spool.", "destination", d.Name())
-	m.Gauge("spool_items", "Records waiting in the spool.", func() float64 { return float64(sp.Stats().Items) }, "destination", d.Name())
-	m.Gauge("spool_bytes", "Bytes waiting in the spool.", func() float64 { return float64(sp.Stats().Bytes) }, "destination", d.Name())
+	m.Gauge("spool_items", "Records waiting in the spool.", func() float64 { n, _ := sp.Waiting(); return float64(n) }, "destination", d.Name())
+	m.Gauge("spool_bytes", "Bytes waiting in the spool.", func() float64 { _, b := sp.Waiting(); return float64(b) }, "destination", d.Name())
 	return q, nil
 }
 

@@ -216,7 +216,15 @@ type Stats struct {
 	Rejected int    // items in rejected/
 }
 
-// Stats returns what waits now.
+// Waiting returns how many items and bytes wait, without reading the
+// disk, for callers that ask often (metrics, a drain loop).
+func (s *Spool) Waiting() (items int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.items), s.bytes
+}
+
+// Stats returns what waits now; counting rejected/ reads the directory.
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Items: len(s.items), Bytes: s.bytes, Dropped: s.dropped}
