@@ -182,7 +182,7 @@ func Parse(name string, r io.Reader, f Format) (entries []Entry, bad []error, er
 	}
 	var buf []byte
 	for line := 1; ; line++ {
-		text, long, rerr := readLine(br, buf[:0])
+		text, long, rerr := ReadLine(br, buf[:0], maxLineLen)
 		buf = text[:0]
 		switch {
 		case long:
@@ -206,13 +206,14 @@ func Parse(name string, r io.Reader, f Format) (entries []Entry, bad []error, er
 	return p.entries, p.bad, nil
 }
 
-// readLine appends the next line, without its "\n", to buf and returns it.
-// A line longer than maxLineLen is skipped to its end and reported long.
-func readLine(br *bufio.Reader, buf []byte) (line []byte, long bool, err error) {
+// ReadLine appends the next line of a list file, without its "\n", to buf
+// and returns it. A line longer than max is skipped to its end and
+// reported long, so that one bad line costs neither memory nor the rest.
+func ReadLine(br *bufio.Reader, buf []byte, max int) (line []byte, long bool, err error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if !long {
-			if len(buf)+len(chunk) > maxLineLen+1 {
+			if len(buf)+len(chunk) > max+1 {
 				long = true
 			} else {
 				buf = append(buf, chunk...)

@@ -25,6 +25,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/tapir-edge/tapir/lib/blocklist"
 )
 
 // maxLineLen bounds the length of a line that is read and judged.
@@ -269,7 +271,7 @@ func (b *builder) read(r io.Reader, file string) error {
 	br := bufio.NewReaderSize(r, 64*1024)
 	var buf []byte
 	for line := 1; ; line++ {
-		text, long, err := readLine(br, buf[:0])
+		text, long, err := blocklist.ReadLine(br, buf[:0], maxLineLen)
 		buf = text[:0]
 		switch {
 		case long:
@@ -286,27 +288,6 @@ func (b *builder) read(r io.Reader, file string) error {
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", file, line, err)
 		}
-	}
-}
-
-// readLine appends the next line, without its end of line, to buf and
-// returns it. A line longer than maxLineLen is skipped to its end and
-// reported as long: no valid entry is that long (the longest name, every
-// octet escaped, is about 1,000 characters), so it is judged unread.
-func readLine(br *bufio.Reader, buf []byte) (line []byte, long bool, err error) {
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if !long {
-			if len(buf)+len(chunk) > maxLineLen+1 {
-				long = true
-			} else {
-				buf = append(buf, chunk...)
-			}
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return bytes.TrimSuffix(buf, []byte("\n")), long, err
 	}
 }
 
