@@ -6,220 +6,28 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tapir-edge/tapir/lib/mqtttest"
 
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
-// pki is a CA, the broker's certificate, and client certificates, made
-// for one test.
-type pki struct {
-	dir    string
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	pool   *x509.CertPool
-}
+// The test CA and the real mosquitto come from lib/mqtttest.
+type (
+	pki    = mqtttest.PKI
+	broker = mqtttest.Broker
+)
 
-func newPKI(t testing.TB) *pki {
-	t.Helper()
-	key := mustKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tapir test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{dir: t.TempDir(), caCert: cert, caKey: key, pool: x509.NewCertPool()}
-	p.pool.AddCert(cert)
-	writePEM(t, filepath.Join(p.dir, "ca.pem"), "CERTIFICATE", der)
-	return p
-}
-
-func mustKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-var serial int64 = 100
-var serialMu sync.Mutex
-
-// issue makes a certificate for cn, writes it and its key as
-// <name>.pem and <name>.key, and returns it for crypto/tls.
-func (p *pki) issue(t testing.TB, name, cn string, server bool) tls.Certificate {
-	t.Helper()
-	key := mustKey(t)
-	serialMu.Lock()
-	serial++
-	sn := serial
-	serialMu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(sn),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(p.dir, name+".pem"), "CERTIFICATE", der)
-	writePEM(t, filepath.Join(p.dir, name+".key"), "PRIVATE KEY", kder)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// broker is a real mosquitto, run by the test on a loopback port with
-// TLS and client-certificate authentication: the certificate's CN is the
-// user name, and an ACL lets the node publish only under
-// events/up/<node>/ and the subscriber read everything.
-type broker struct {
-	t    testing.TB
-	bin  string
-	conf string
-	log  string
-	port int
-	cmd  *exec.Cmd
-}
+func newPKI(t testing.TB) *pki { return mqtttest.NewPKI(t) }
 
 func startBroker(t testing.TB, p *pki, node string) *broker {
-	t.Helper()
-	bin := tooltest.Need(t, "mosquitto")
-	p.issue(t, "server", "localhost", true)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-
-	dir := t.TempDir()
-	acl := filepath.Join(dir, "acl")
-	aclText := fmt.Sprintf("user %s\ntopic write events/up/%s/#\n\nuser subscriber\ntopic read #\n", node, node)
-	if err := os.WriteFile(acl, []byte(aclText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b := &broker{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log"), port: port}
-	var conf strings.Builder
-	if os.Geteuid() == 0 {
-		u, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&conf, "user %s\n", u.Username)
-	}
-	fmt.Fprintf(&conf, `persistence false
-log_dest file %s
-log_type all
-per_listener_settings false
-allow_anonymous false
-acl_file %s
-listener %d 127.0.0.1
-cafile %s
-certfile %s
-keyfile %s
-require_certificate true
-use_identity_as_username true
-`, b.log, acl, port, filepath.Join(p.dir, "ca.pem"), filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server.key"))
-	if err := os.WriteFile(b.conf, []byte(conf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
-
-func (b *broker) start() {
-	b.t.Helper()
-	cmd := exec.Command(b.bin, "-c", b.conf)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	b.cmd = cmd
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", b.addr(), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			logText, _ := os.ReadFile(b.log)
-			b.t.Fatalf("mosquitto did not listen on %s: %v\n%s\n%s", b.addr(), err, out.String(), logText)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (b *broker) stop() {
-	if b.cmd == nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
-	b.cmd = nil
-}
-
-func (b *broker) logText() string {
-	text, _ := os.ReadFile(b.log)
-	return string(text)
+	return mqtttest.StartACL(t, p, fmt.Sprintf("user %s\ntopic write events/up/%s/#\n\nuser subscriber\ntopic read #\n", node, node))
 }
 
 // subscriber is mosquitto_sub, a second MQTT implementation, subscribed
@@ -231,10 +39,10 @@ type subscriber struct {
 func subscribe(t testing.TB, p *pki, b *broker, topic string) *subscriber {
 	t.Helper()
 	bin := tooltest.Need(t, "mosquitto_sub")
-	p.issue(t, "subscriber", "subscriber", false)
-	args := []string{bin, "-h", "127.0.0.1", "-p", fmt.Sprint(b.port), "-V", "mqttv5", "-q", "1",
-		"--cafile", filepath.Join(p.dir, "ca.pem"),
-		"--cert", filepath.Join(p.dir, "subscriber.pem"), "--key", filepath.Join(p.dir, "subscriber.key"),
+	p.Issue(t, "subscriber", "subscriber", false)
+	args := []string{bin, "-h", "127.0.0.1", "-p", fmt.Sprint(b.Port), "-V", "mqttv5", "-q", "1",
+		"--cafile", filepath.Join(p.Dir, "ca.pem"),
+		"--cert", filepath.Join(p.Dir, "subscriber.pem"), "--key", filepath.Join(p.Dir, "subscriber.key"),
 		"-i", "test-subscriber", "-t", topic, "-F", "MSG %t %p"}
 	// mosquitto_sub's stdout is a pipe here: make it line-buffered, so
 	// each message arrives when it is printed.
@@ -266,9 +74,9 @@ func subscribe(t testing.TB, p *pki, b *broker, topic string) *subscriber {
 	}()
 	// Subscribed once the broker says so (log_type all).
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(b.logText(), "Sending SUBACK to test-subscriber") {
+	for !strings.Contains(b.Log(), "Sending SUBACK to test-subscriber") {
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto_sub did not subscribe: %s\n%s", stderr.String(), b.logText())
+			t.Fatalf("mosquitto_sub did not subscribe: %s\n%s", stderr.String(), b.Log())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -284,4 +92,13 @@ func (s *subscriber) next(t testing.TB) (topic, payload string) {
 		t.Fatal("the subscriber received nothing in 10s")
 		return "", ""
 	}
+}
+
+func mustKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

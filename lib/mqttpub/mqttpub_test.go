@@ -118,10 +118,10 @@ func compact(t testing.TB, b []byte) []byte {
 // publisher connects to b as the node, with the node's certificate.
 func publisher(t testing.TB, p *pki, b *broker, key crypto.Signer, mod func(*Config)) *Publisher {
 	t.Helper()
-	cert := p.issue(t, "node", node, false)
+	cert := p.Issue(t, "node", node, false)
 	cfg := Config{
-		Broker:       &url.URL{Scheme: "mqtts", Host: b.addr()},
-		TLS:          &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Broker:       &url.URL{Scheme: "mqtts", Host: b.Addr()},
+		TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Name:         node,
 		Key:          key,
 		Timeout:      5 * time.Second,
@@ -184,9 +184,9 @@ func TestPublishToMosquitto(t *testing.T) {
 	}
 	// A clean disconnect, not a dropped socket.
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(b.logText(), "Client "+node+"-tapir disconnected") {
+	for !strings.Contains(b.Log(), "Client "+node+"-tapir disconnected") {
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not log a clean disconnect:\n%s", b.logText())
+			t.Fatalf("mosquitto did not log a clean disconnect:\n%s", b.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -253,7 +253,7 @@ func TestBrokerStoppedAndRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b.stop()
+	b.Stop()
 	start := time.Now()
 	for i := range 3 {
 		err := pub.Deliver(ctx, newQname(t, 1))
@@ -270,7 +270,7 @@ func TestBrokerStoppedAndRestarted(t *testing.T) {
 		t.Errorf("3 failing Delivers took %v with a 1s timeout", d)
 	}
 
-	b.start()
+	b.Start()
 	deadline := time.Now().Add(20 * time.Second)
 	tries := 0
 	for {

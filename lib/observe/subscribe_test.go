@@ -48,18 +48,18 @@ type run struct {
 
 func startSubscriber(t *testing.T, b *broker, p *pki, keys *jose.JSONWebKeySet, clientID string, out func([]byte) error) *run {
 	t.Helper()
-	u, err := url.Parse("mqtts://" + b.addr())
+	u, err := url.Parse("mqtts://" + b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := p.issue(t, "node", "node", false)
+	cert := p.Issue(t, "node", "node", false)
 	r := &run{done: make(chan error, 1), recs: make(chan string, 100)}
 	if out == nil {
 		out = func(rec []byte) error { r.recs <- string(rec); return nil }
 	}
 	r.sub, err = NewSubscriber(Config{
 		Broker:       u,
-		TLS:          &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ClientID:     clientID,
 		Topics:       []string{"observations/#"},
 		Keys:         keys,
@@ -130,16 +130,16 @@ func TestSubscribeMosquitto(t *testing.T) {
 	topic := "observations/down/dns-tapir"
 
 	r := startSubscriber(t, b, p, k.set, id, nil)
-	b.waitLog("Sending SUBACK to "+id, 1)
+	waitLog(t, b, "Sending SUBACK to "+id, 1)
 
 	good1, good2, good3 := msg("one.example.", "doubtlist"), msg("two.example.", "denylist"), msg("three.example.", "allowlist")
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", good1, false))
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.other, "core-ed", msg("wrongkey.example.", "denylist"), false))
-	b.publish(p, topic, msg("unsigned.example.", "denylist"))
-	b.publish(p, topic, joseSign(t, jose.ES256, k.ec, "core-ec", good2, true))
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", msg("badlist.example.", "greenlist"), false))
-	b.publish(p, topic, handCompact(`{"alg":"HS256","kid":"core-ed"}`, msg("hs.example.", "denylist"), func(in []byte) []byte { return in[:32] }))
-	b.publish(p, topic, toGeneral(t, joseSign(t, jose.EdDSA, k.ed, "core-ed", good3, true)))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", good1, false))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.other, "core-ed", msg("wrongkey.example.", "denylist"), false))
+	publish(t, b, p, topic, msg("unsigned.example.", "denylist"))
+	publish(t, b, p, topic, joseSign(t, jose.ES256, k.ec, "core-ec", good2, true))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", msg("badlist.example.", "greenlist"), false))
+	publish(t, b, p, topic, handCompact(`{"alg":"HS256","kid":"core-ed"}`, msg("hs.example.", "denylist"), func(in []byte) []byte { return in[:32] }))
+	publish(t, b, p, topic, toGeneral(t, joseSign(t, jose.EdDSA, k.ed, "core-ed", good3, true)))
 	r.expect(t, wantRecord(t, good1), wantRecord(t, good2), wantRecord(t, good3))
 	if st, want := r.sub.Stats(), (Stats{Received: 7, Emitted: 3, BadSignature: 3, BadMessage: 1}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
@@ -150,9 +150,9 @@ func TestSubscribeMosquitto(t *testing.T) {
 
 	// Away: the broker keeps these in the session.
 	away1, away2 := msg("away1.example.", "denylist"), msg("away2.example.", "doubtlist")
-	b.publish(p, topic, joseSign(t, jose.ES256, k.ec, "core-ec", away1, false))
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.other, "core-ed", msg("away-bad.example.", "denylist"), false))
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", away2, true))
+	publish(t, b, p, topic, joseSign(t, jose.ES256, k.ec, "core-ec", away1, false))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.other, "core-ed", msg("away-bad.example.", "denylist"), false))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", away2, true))
 
 	r = startSubscriber(t, b, p, k.set, id, nil)
 	r.expect(t, wantRecord(t, away1), wantRecord(t, away2))
@@ -166,7 +166,7 @@ func TestSubscribeMosquitto(t *testing.T) {
 	// out fails: Run ends with the error, and the message is not
 	// acknowledged, so the next run gets it again.
 	again := msg("again.example.", "denylist")
-	b.publish(p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", again, false))
+	publish(t, b, p, topic, joseSign(t, jose.EdDSA, k.ed, "core-ed", again, false))
 	boom := errors.New("stdout closed")
 	r = startSubscriber(t, b, p, k.set, id, func([]byte) error { return boom })
 	select {
@@ -215,7 +215,7 @@ func TestSubscribeMosquitto(t *testing.T) {
 		t.Errorf("after the record: %q, %v", frame, err)
 	}
 	if os.Getenv("TAPIR_OBSERVE_LOG") != "" {
-		t.Log(b.logText())
+		t.Log(b.Log())
 	}
 }
 
