@@ -40,6 +40,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/keyfile"
+
 	"filippo.io/age"
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
@@ -54,7 +56,7 @@ const (
 
 // Naming.
 const (
-	tmpPrefix     = ".tmp-"
+	tmpPrefix     = keyfile.TempPrefix // as every atomic writer of the toolkit names its temporary files
 	partialSuffix = ".partial"
 	timeLayout    = "20060102T150405Z"
 )
