@@ -12,18 +12,25 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 // BIND, as a second resolver: its dnstap reaches tapir-listen, and it
-// takes the zone from tapir-rpz serve as a response-policy zone (the
-// snippet of tapir-rpz(1) RESOLVERS) and enforces it.
+// takes the zone from tapir-rpz serve as a response-policy zone and
+// enforces it, configured with the files the man pages show.
 func TestBIND(t *testing.T) {
 	named := tooltest.Need(t, "named")
 	dir := t.TempDir()
 	dnsPort, rpzPort := freePort(t), freePort(t)
 	sock := filepath.Join(dir, "dnstap.sock")
 	write(t, dir, "example.test.zone", zone)
+	// The files of tapir-rpz(1) and tapir-listen(1) RESOLVERS, as they are,
+	// with the test's socket and port.
+	v := resolvers.Vars{Socket: sock, PrimaryPort: fmt.Sprint(rpzPort)}
+	write(t, dir, "dnstap.conf", resolvers.Fill("bind-dnstap.conf", v))
+	write(t, dir, "rpz-options.conf", resolvers.Fill("bind-rpz-options.conf", v))
+	write(t, dir, "rpz-zone.conf", resolvers.Fill("bind-rpz-zone.conf", v))
 	conf := write(t, dir, "named.conf", fmt.Sprintf(`options {
 	directory "%[1]s";
 	pid-file "%[1]s/named.pid";
@@ -32,13 +39,12 @@ func TestBIND(t *testing.T) {
 	recursion yes;
 	allow-query { 127.0.0.0/8; };
 	dnssec-validation no;
-	dnstap { client; };
-	dnstap-output unix "%[4]s";
-	response-policy { zone "rpz.tapir."; };
+	include "%[1]s/dnstap.conf";
+	include "%[1]s/rpz-options.conf";
 };
 zone "example.test." { type primary; file "%[1]s/example.test.zone"; };
-zone "rpz.tapir." { type secondary; primaries { 127.0.0.1 port %[3]d; }; file "%[1]s/rpz.db"; };
-`, dir, dnsPort, rpzPort, sock))
+include "%[1]s/rpz-zone.conf";
+`, dir, dnsPort))
 	deny := write(t, dir, "deny.txt", "bad.example.test\n")
 
 	listenBin := filepath.Join(dir, "tapir-listen")

@@ -6,6 +6,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/rpz"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
@@ -102,30 +103,10 @@ An example:
  doubt tags>=3 action nodata
  doubt tags-any=likelymalware,likelybotnetcc action drop`},
 		{"LISTS", `Plain names, hosts files (0.0.0.0 name), CSV (csv:N for column N), RPZ zone files and adblock rules (||name^), sniffed or given with --list-format. Comments, blank lines, case, trailing dots and IDNs (converted to A-labels) are handled; "*.example.com" and ".example.com" mean every strict subdomain. A bad line is logged with its file and line and skipped.`},
-		{"RESOLVERS", `Unbound (module-config: "respip iterator"):
+		{"RESOLVERS", resolvers.Section(`The zone is rpz.tapir., served on 127.0.0.1 port 5353 by tapir-rpz.service. These files are installed in /usr/share/doc/tapir/resolvers; the tests start each resolver with them.`, resolvers.RPZ)},
+		{"MONITOR MODE", resolvers.Section(`Many operators begin by watching what the zone would block. Either serve the zone with --monitor (every rule PASSTHRU, for any resolver that logs RPZ hits), or have the resolver log the zone's rules and apply none of them:`, resolvers.Monitor) + `
 
- rpz:
-     name: "rpz.tapir."
-     primary: 127.0.0.1@5353
-     allow-notify: 127.0.0.1
-     rpz-log: yes
-
-BIND (named.conf; dnstap to tapir-listen too):
-
- options {
-     response-policy { zone "rpz.tapir."; };
-     dnstap { client; };
-     dnstap-output unix "/run/tapir/dnstap.sock";
- };
- zone "rpz.tapir." { type secondary; primaries { 127.0.0.1 port 5353; }; file "rpz.db"; };
-
-Knot Resolver (kresd.conf):
-
- policy.add(policy.rpz(policy.DENY, '/var/lib/tapir/rpz.zone', true))
-
-PowerDNS Recursor (recursor.lua):
-
- rpzPrimary("127.0.0.1:5353", "rpz.tapir.")`},
+Then tapir-cat --match-rpz ZONEFILE counts, rule by rule, what a dnstap stream or archive would have had blocked.`},
 		{"SIGNALS", `SIGTERM, SIGINT: stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},
 	},
 	SeeAlso: []string{"tapir-listen(1)", "named-checkzone(1)", "unbound.conf(5)"},

@@ -10,11 +10,12 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 // PowerDNS Recursor takes the zone from tapir-rpz serve (rpzPrimary, the
-// snippet of tapir-rpz(1) RESOLVERS), follows it by IXFR, and enforces it.
+// file of tapir-rpz(1) RESOLVERS, as it is) and enforces it.
 // (Its dnstap, in 4.8, logs only the queries it sends out, not clients.)
 func TestPowerDNS(t *testing.T) {
 	recursor := tooltest.Need(t, "pdns_recursor")
@@ -22,7 +23,7 @@ func TestPowerDNS(t *testing.T) {
 	dnsPort, rpzPort := freePort(t), freePort(t)
 	write(t, dir, "example.test.zone", zone)
 	write(t, dir, "recursor.conf", fmt.Sprintf("local-address=127.0.0.1\nlocal-port=%d\nsocket-dir=%s\nlua-config-file=%s/rec.lua\nauth-zones=example.test=%s/example.test.zone\ndaemon=no\nwrite-pid=no\n", dnsPort, dir, dir, dir))
-	write(t, dir, "rec.lua", fmt.Sprintf("rpzPrimary(\"127.0.0.1:%d\", \"rpz.tapir.\", {refresh=1})\n", rpzPort))
+	write(t, dir, "rec.lua", resolvers.Fill("pdns-recursor-rpz.lua", resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}))
 	deny := write(t, dir, "deny.txt", "bad.example.test\n")
 
 	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", rpzPort), "--no-input", "--deny", deny)

@@ -1,0 +1,1 @@
+dnstapFrameStreamServer("/run/tapir/dnstap.sock", {logQueries=true, logResponses=true})
