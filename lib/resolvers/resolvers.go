@@ -1,7 +1,7 @@
 // Package resolvers holds the resolver configuration the manual gives: one
 // file per resolver and purpose, embedded here so that the man pages print
 // these very files and the tests start real resolvers with them. The
-// package installs them in /usr/share/doc/tapir/resolvers.
+// package installs them in /usr/share/doc/tapir-toolkit/resolvers.
 //
 // The files use fixed addresses and paths (the constants below), those of
 // the systemd units; a test, like an operator with another layout, puts
