@@ -11,7 +11,7 @@ complete -c tapir-enroll -l data-key-type -x -a 'ed25519 p256' -d 'data key TYPE
 complete -c tapir-enroll -l keep-credentials -d 'do not remove the credentials file after enrolling'
 complete -c tapir-enroll -l if-needed -d 'renew only when two thirds of the certificate\'s lifetime have passed'
 complete -c tapir-enroll -l reuse-key -d 'keep the TLS key instead of making a fresh one'
-complete -c tapir-enroll -l reload-command -x -d 'after a renewal, run COMMAND with /bin/sh'
+complete -c tapir-enroll -l reload-command -x -d 'after a renewal, run COMMAND with /bin/sh, for programs other than the tapir tools that use the certificate'
 complete -c tapir-enroll -l json -d 'print the status as JSON'
 complete -c tapir-enroll -l log-format -x -a 'text json' -d 'diagnostics on stderr as FORMAT: text or json'
 complete -c tapir-enroll -l log-level -x -a 'debug info warn error' -d 'least LEVEL logged: debug, info, warn or error'

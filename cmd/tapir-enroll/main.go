@@ -26,7 +26,7 @@ func flags() []cli.Flag {
 
 		&cli.BoolFlag{Name: "if-needed", Usage: "renew only when two thirds of the certificate's lifetime have passed", Category: "Renew"},
 		&cli.BoolFlag{Name: "reuse-key", Usage: "keep the TLS key instead of making a fresh one", Category: "Renew"},
-		&cli.StringFlag{Name: "reload-command", Usage: "after a renewal, run `COMMAND` with /bin/sh (e.g. systemctl reload tapir-send)", Category: "Renew"},
+		&cli.StringFlag{Name: "reload-command", Usage: "after a renewal, run `COMMAND` with /bin/sh, for programs other than the tapir tools that use the certificate", Category: "Renew"},
 
 		&cli.BoolFlag{Name: "json", Usage: "print the status as JSON", Category: "Status"},
 	}
@@ -74,10 +74,12 @@ certificate, instead of failing.
 
 renew: asks for a new certificate, signed by the data key, with a fresh TLS
 key (or the same with --reuse-key); with --if-needed only once two thirds
-of the current certificate's lifetime have passed, so it can run daily
+of the current certificate's lifetime have passed, so it can run hourly
 from a timer. The new certificate must be for the new key and chain to the
-CA before it replaces the old one; --reload-command then tells the tools
-that use it.
+CA before it replaces the old one. tapir-send and tapir-listen --mqtt need
+no reload: each new connection uses the certificate the node directory
+holds then. --reload-command runs a command after a renewal, for other
+programs that use the certificate.
 
 status: prints the node's name, core URLs, and the certificate's validity
 and time to expiry; with --json as JSON. Its exit code says whether
@@ -103,8 +105,8 @@ var manual = tool.Manual{
 			Command: "tapir-enroll enroll -c /etc/tapir/edge-17.credentials.json -n /var/lib/tapir/node"},
 		{Text: "See what would be sent, without sending it:",
 			Command: "tapir-enroll enroll -c edge-17.credentials.json -n /tmp/node --dry-run"},
-		{Text: "Renew if due, then reload the sender (what the timer runs):",
-			Command: "tapir-enroll renew -n /var/lib/tapir/node --if-needed --reload-command 'systemctl reload tapir-send'"},
+		{Text: "Renew if due (what tapir-enroll-renew.timer runs, hourly):",
+			Command: "tapir-enroll renew -n /var/lib/tapir/node --if-needed"},
 		{Text: "Check the certificate from a monitoring script:",
 			Command: "tapir-enroll status -n /var/lib/tapir/node --json"},
 	},

@@ -106,7 +106,7 @@ func TestCommandLine(t *testing.T) {
 func TestUnitFiles(t *testing.T) {
 	units := tooltest.VerifyUnits(t, "../..", "tapir-enroll-renew.timer", "tapir-enroll-renew.service")
 	for name, wants := range map[string][]string{
-		"tapir-enroll-renew.timer":   {"OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="},
+		"tapir-enroll-renew.timer":   {"OnCalendar=hourly", "Persistent=true", "RandomizedDelaySec="},
 		"tapir-enroll-renew.service": {"Type=oneshot", " renew ", "--if-needed"},
 	} {
 		for _, want := range wants {

@@ -1,19 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
+	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
@@ -63,4 +72,127 @@ func TestEnrolledNode(t *testing.T) {
 	if len(peers) != 2 || peers[0] != "edge-1" || !strings.Contains(keyids[0], `keyid="edge-1"`) {
 		t.Errorf("peers %v, signature inputs %v", peers, keyids)
 	}
+}
+
+// A renewal while tapir-send runs: the next connection presents the new
+// certificate, and the expiry gauge moves to it, with no restart.
+func TestRenewalWhileRunning(t *testing.T) {
+	nm := nodemantest.New(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	nm.AggrecURL = "https://" + l.Addr().String() + "/"
+	dir := t.TempDir()
+	cred, nmCA := filepath.Join(dir, "cred.json"), filepath.Join(dir, "nodeman-ca.pem")
+	os.WriteFile(cred, nm.AddNode("edge-1", "oct"), 0o600)
+	os.WriteFile(nmCA, nm.CAPEM(), 0o644)
+	nodeDir := filepath.Join(dir, "node")
+	opts := enroll.Options{Dir: nodeDir, Credentials: cred, NodemanCA: nmCA, DataKeyType: enroll.KeyEd25519, Lifetime: time.Hour}
+	if err := enroll.Enroll(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+
+	n := newNode(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(nm.Root)
+	serials := make(chan string, 10)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			serials <- r.TLS.PeerCertificates[0].SerialNumber.String()
+			// A new connection for each upload, so that each shows the
+			// certificate tapir-send would present then.
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(201)
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{n.srv}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert},
+	}
+	go srv.ServeTLS(l, "", "")
+	defer srv.Close()
+
+	port := freePort(t)
+	cmd := tooltest.Command("--node", nodeDir, "--to", "aggrec", "--ca-file", n.caFile,
+		"--spool", filepath.Join(dir, "spool"), "--metrics", fmt.Sprint(port))
+	in, _ := cmd.StdinPipe()
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("tapir-send:\n%s", logs.String())
+		}
+	}()
+	w := fstrm.NewWriter(in, record.ContentType)
+	send := func(i int) string {
+		t.Helper()
+		w.WriteFrame(fmt.Appendf(nil, `{"type":"histogram","start":"2026-11-27T12:%02d:00Z","duration":60,"rows":[{"label0":"com","label1":"example","a_count":1}]}`, i))
+		w.Flush()
+		select {
+		case s := <-serials:
+			return s
+		case <-time.After(20 * time.Second):
+			t.Fatal("no upload")
+			return ""
+		}
+	}
+	expiry := func() float64 {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "tapir_send_certificate_expiry_timestamp_seconds "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		t.Fatalf("no expiry gauge:\n%s", b)
+		return 0
+	}
+	leaf := func() *x509.Certificate {
+		t.Helper()
+		b, _ := os.ReadFile(filepath.Join(nodeDir, "tls.crt"))
+		blk, _ := pem.Decode(b)
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	first := leaf()
+	if s := send(0); s != first.SerialNumber.String() {
+		t.Fatalf("first upload with serial %s, want %s", s, first.SerialNumber)
+	}
+	if got := expiry(); got != float64(first.NotAfter.Unix()) {
+		t.Errorf("expiry gauge %v, want %v", got, first.NotAfter.Unix())
+	}
+	time.Sleep(1100 * time.Millisecond) // a later NotAfter, to the second
+	opts.Lifetime = 2 * time.Hour
+	if err := enroll.Renew(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	second := leaf()
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatal("the renewal kept the serial")
+	}
+	if s := send(1); s != second.SerialNumber.String() {
+		t.Fatalf("after renewal, upload with serial %s, want the new %s", s, second.SerialNumber)
+	}
+	if got := expiry(); got != float64(second.NotAfter.Unix()) {
+		t.Errorf("expiry gauge %v after renewal, want %v", got, second.NotAfter.Unix())
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/lib/clientcert"
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/observe"
@@ -45,7 +46,7 @@ func mqttAction(c *cli.Context) error {
 		return tool.Usagef("--mqtt %s: the broker needs mqtts (--insecure for tests)", c.String("mqtt"))
 	}
 	u.Path = ""
-	tc, err := nodeTLS(node)
+	tc, cert, err := nodeTLS(node, log)
 	if err != nil {
 		return tool.Usagef("--node: %v", err)
 	}
@@ -78,6 +79,8 @@ func mqttAction(c *cli.Context) error {
 	stat := func(f func(observe.Stats) uint64) func() float64 {
 		return func() float64 { return float64(f(sub.Stats())) }
 	}
+	m.Gauge("certificate_start_timestamp_seconds", "When the client certificate in use became valid (Unix time).", cert.Start)
+	m.Gauge("certificate_expiry_timestamp_seconds", "When the client certificate in use expires (Unix time).", cert.Expiry)
 	m.CounterFunc("observations_received", "MQTT messages received.", stat(func(s observe.Stats) uint64 { return s.Received }))
 	m.CounterFunc("observations", "Observation records written.", stat(func(s observe.Stats) uint64 { return s.Emitted }))
 	m.CounterFunc("observations_refused", "Messages refused, by reason.", stat(func(s observe.Stats) uint64 { return s.BadSignature }), "reason", "signature")
@@ -122,12 +125,12 @@ func mqttAction(c *cli.Context) error {
 	return err
 }
 
-// nodeTLS is the node's client certificate, trusting the node's CA and
-// the system roots.
-func nodeTLS(n *enroll.Node) (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(n.Path(n.TLSCert), n.Path(n.TLSKey))
+// nodeTLS is the node's client certificate, followed across renewals,
+// trusting the node's CA and the system roots.
+func nodeTLS(n *enroll.Node, log *slog.Logger) (*tls.Config, *clientcert.Source, error) {
+	cert, err := clientcert.Load(n.Path(n.TLSCert), n.Path(n.TLSKey), log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
@@ -136,5 +139,5 @@ func nodeTLS(n *enroll.Node) (*tls.Config, error) {
 	if ca, err := os.ReadFile(n.Path(n.CACert)); err == nil {
 		pool.AppendCertsFromPEM(ca)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{GetClientCertificate: cert.GetClientCertificate, RootCAs: pool, MinVersion: tls.VersionTLS12}, cert, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tapir-edge/tapir/lib/blocklist"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
+	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/policy"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/rpzzone"
@@ -166,8 +167,34 @@ func ServeAction(c *cli.Context) error {
 		}
 		srv.TSIGName, srv.TSIGSecret = c.String("tsig-name"), strings.TrimSpace(string(b))
 	}
+	m := metrics.New("tapir_rpz")
+	m.Gauge("serial", "The zone's serial.", func() float64 { return float64(p.Zone.Serial()) })
+	m.Gauge("rules", "Rules in the zone.", func() float64 { return float64(p.Zone.Len()) })
+	m.CounterFunc("observations", "Observations from the core applied.", func() float64 { return float64(p.Observed.Load()) })
+	m.CounterFunc("observations_refused", "Observation records refused (see the log).", func() float64 { return float64(p.Refused.Load()) })
+	reloadFailed := m.Counter("list_reload_failures", "List reloads that failed (the old lists stay).")
+	transfers := map[string]*metrics.Counter{}
+	for _, k := range []string{"AXFR", "IXFR", "IXFR-current", "IXFR-udp", "refused"} {
+		transfers[k] = m.Counter("transfers", "Zone transfer requests, by what was sent.", "kind", k)
+	}
+	srv.OnTransfer = func(kind string) { transfers[kind].Add(1) }
+	notifyFailed := m.Counter("notify_failures", "NOTIFY attempts not acknowledged.")
+	srv.OnNotify = func(_ string, _ uint32, err error) {
+		if err != nil {
+			notifyFailed.Add(1)
+		}
+	}
+	reload := func() {
+		if err := p.Reload(); err != nil {
+			reloadFailed.Add(1)
+			log.Error("reload lists: keeping the old ones", "err", err)
+		}
+	}
 	ctx, sig, stop := tool.Notify(c.Context)
 	defer stop()
+	if err := tool.ServeMetrics(ctx, c, m); err != nil {
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ctx, tool.LoopbackAddr(c.String("listen"))) }()
 	log.Info("serving the zone", "origin", p.Zone.Origin(), "serial", p.Zone.Serial(), "listen", tool.LoopbackAddr(c.String("listen")))
@@ -190,9 +217,7 @@ func ServeAction(c *cli.Context) error {
 			}
 			if p.Changed() {
 				log.Info("a list changed: reloading")
-				if err := p.Reload(); err != nil {
-					log.Error("reload lists: keeping the old ones", "err", err)
-				}
+				reload()
 			}
 			if s := p.Zone.Serial(); zoneFile != "" && s != written {
 				if err := p.Zone.WriteFile(zoneFile); err != nil {
@@ -202,11 +227,9 @@ func ServeAction(c *cli.Context) error {
 				}
 			}
 		case <-sig.Hup:
-			if err := p.Reload(); err != nil {
-				log.Error("reload lists: keeping the old ones", "err", err)
-			}
+			reload()
 		case <-sig.Usr1:
-			log.Info("zone", "serial", p.Zone.Serial(), "rules", p.Zone.Len())
+			m.Log(log, "counters")
 		case err := <-serveErr:
 			return err
 		case <-ctx.Done():

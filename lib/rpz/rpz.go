@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/blocklist"
@@ -41,6 +42,9 @@ type Processor struct {
 	// Monitor writes every decision as PASSTHRU: the resolver logs what
 	// the zone matches (rpz-log) but blocks nothing, as operators begin.
 	Monitor bool
+
+	// Observed and Refused count the observations applied and refused.
+	Observed, Refused atomic.Uint64
 
 	mu     sync.Mutex
 	mtimes map[string]time.Time // of the lists when last loaded
@@ -205,7 +209,14 @@ func (p *Processor) apply(cs []policy.Change) error {
 }
 
 // Observe applies one observation record from the core.
-func (p *Processor) Observe(rec []byte, now time.Time) error {
+func (p *Processor) Observe(rec []byte, now time.Time) (err error) {
+	defer func() {
+		if err != nil {
+			p.Refused.Add(1)
+		} else {
+			p.Observed.Add(1)
+		}
+	}()
 	o, err := policy.DecodeObservation(rec)
 	if err != nil {
 		return err

@@ -50,6 +50,17 @@ type Server struct {
 	// OnNotify, if not nil, is called after each NOTIFY attempt, with
 	// the error (nil once acknowledged). For tests and metrics.
 	OnNotify func(target string, serial uint32, err error)
+
+	// OnTransfer, if not nil, is called for each transfer request, with
+	// what was sent (AXFR, IXFR, IXFR-current, IXFR-udp) or "refused".
+	// For metrics.
+	OnTransfer func(kind string)
+}
+
+func (s *Server) transferred(kind string) {
+	if s.OnTransfer != nil {
+		s.OnTransfer(kind)
+	}
 }
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -275,6 +286,7 @@ func (s *Server) handle(w dns.ResponseWriter, q *dns.Msg) {
 		}
 		if !s.allowed(w.RemoteAddr()) {
 			s.Logger.Info("rpzzone: transfer refused by ACL", "client", w.RemoteAddr().String())
+			s.transferred("refused")
 			m.SetRcode(q, dns.RcodeRefused)
 			w.WriteMsg(m)
 			return
@@ -283,6 +295,7 @@ func (s *Server) handle(w dns.ResponseWriter, q *dns.Msg) {
 			t := q.IsTsig()
 			if t == nil || w.TsigStatus() != nil || dns.CanonicalName(t.Hdr.Name) != dns.CanonicalName(s.TSIGName) {
 				s.Logger.Info("rpzzone: transfer refused: TSIG", "client", w.RemoteAddr().String(), "err", w.TsigStatus())
+				s.transferred("refused")
 				m.SetRcode(q, dns.RcodeNotAuth)
 				if t != nil {
 					// Sign the error when the key is known.
@@ -401,6 +414,7 @@ func (s *Server) transfer(w dns.ResponseWriter, q *dns.Msg, tcp bool) {
 
 	s.Logger.Info("rpzzone: transfer", "client", w.RemoteAddr().String(), "kind", kind,
 		"from", clientSerial, "to", serial, "records", len(rrs))
+	s.transferred(kind)
 	tsig := q.IsTsig()
 	for len(rrs) > 0 {
 		m := new(dns.Msg)

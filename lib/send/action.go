@@ -25,6 +25,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/aggrec"
 	"github.com/tapir-edge/tapir/lib/archive"
+	"github.com/tapir-edge/tapir/lib/clientcert"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/fstrm"
@@ -64,6 +65,24 @@ func Action(c *cli.Context) error {
 	if c.Bool("dnstap") {
 		ct = dnstap.ContentType
 	}
+	// One client certificate for every destination, loaded when one
+	// needs it; it follows renewals by itself (lib/clientcert).
+	var tc *tls.Config
+	tlsFor := func() (*tls.Config, error) {
+		if tc != nil {
+			return tc, nil
+		}
+		t, cert, err := tlsConfig(c, log)
+		if err != nil {
+			return nil, err
+		}
+		if cert != nil {
+			m.Gauge("certificate_start_timestamp_seconds", "When the client certificate in use became valid (Unix time).", cert.Start)
+			m.Gauge("certificate_expiry_timestamp_seconds", "When the client certificate in use expires (Unix time).", cert.Expiry)
+		}
+		tc = t
+		return tc, nil
+	}
 	for _, to := range tos {
 		if network, addr, ok := relayAddr(to); ok {
 			streams = append(streams, relayDest{NewRelay(network, addr, ct, c.Int("relay-buffer"), m, log), c.Duration("drain")})
@@ -80,7 +99,7 @@ func Action(c *cli.Context) error {
 		if c.Bool("dnstap") {
 			return tool.Usagef("--to %s takes records, not dnstap; only archives and relays take --dnstap", to)
 		}
-		d, err := destination(c, to, log)
+		d, err := destination(c, to, tlsFor, log)
 		if err != nil {
 			return err
 		}
@@ -282,7 +301,7 @@ var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 func safeName(s string) string { return unsafe.ReplaceAllString(s, "_") }
 
 // destination makes the Destination a --to URL names.
-func destination(c *cli.Context, to string, log *slog.Logger) (Destination, error) {
+func destination(c *cli.Context, to string, tlsFor func() (*tls.Config, error), log *slog.Logger) (Destination, error) {
 	if to == "aggrec" || to == "broker" {
 		// The aggregate receiver or MQTT broker the node manager named
 		// at enrollment.
@@ -294,7 +313,7 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 		if u == "" {
 			return nil, tool.Usagef("--to %s: the node manager named none in %s", to, c.String("node"))
 		}
-		return destination(c, u, log)
+		return destination(c, u, tlsFor, log)
 	}
 	u, err := url.Parse(to)
 	if err != nil {
@@ -309,10 +328,11 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 		if err != nil {
 			return nil, err
 		}
-		hc, err := httpClient(c)
+		tc, err := tlsFor()
 		if err != nil {
 			return nil, err
 		}
+		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
 		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
 	case "mqtts", "mqtt":
 		if u.Scheme == "mqtt" && !c.Bool("insecure") {
@@ -322,7 +342,7 @@ func destination(c *cli.Context, to string, log *slog.Logger) (Destination, erro
 		if err != nil {
 			return nil, err
 		}
-		tc, err := tlsConfig(c)
+		tc, err := tlsFor()
 		if err != nil {
 			return nil, err
 		}
@@ -384,58 +404,41 @@ func dataKey(path string) (crypto.Signer, error) {
 	return s, nil
 }
 
-// httpClient is an HTTPS client with the node's client certificate (mutual
-// TLS), trusting --ca-file besides the system roots (and SSL_CERT_FILE).
-func httpClient(c *cli.Context) (*http.Client, error) {
-	tc, err := tlsConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
-}
-
-// tlsConfig has the node's client certificate, and trusts --ca-file
-// besides the system roots.
-func tlsConfig(c *cli.Context) (*tls.Config, error) {
+// tlsConfig has the node's client certificate (for mutual TLS), if there
+// is one, and trusts --ca-file besides the system roots.
+func tlsConfig(c *cli.Context, log *slog.Logger) (*tls.Config, *clientcert.Source, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	var src *clientcert.Source
 	cert, key := c.String("tls-cert"), c.String("tls-key")
 	if dir := c.String("node"); dir != "" && cert == "" && key == "" {
 		n, err := enroll.LoadNode(dir)
 		if err != nil {
-			return nil, tool.Usagef("--node: %v", err)
+			return nil, nil, tool.Usagef("--node: %v", err)
 		}
 		cert, key = n.Path(n.TLSCert), n.Path(n.TLSKey)
 	}
 	if cert != "" || key != "" {
-		kb, err := keyfile.Read(key)
-		if err != nil {
-			return nil, tool.Usagef("--tls-key: %v", err)
+		var err error
+		if src, err = clientcert.Load(cert, key, log); err != nil {
+			return nil, nil, tool.Usagef("--tls-cert/--tls-key: %v", err)
 		}
-		cb, err := os.ReadFile(cert)
-		if err != nil {
-			return nil, tool.Usagef("--tls-cert: %v", err)
-		}
-		pair, err := tls.X509KeyPair(cb, kb)
-		if err != nil {
-			return nil, tool.Usagef("--tls-cert/--tls-key: %v", err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
+		tc.GetClientCertificate = src.GetClientCertificate
 	}
 	if ca := c.String("ca-file"); ca != "" {
 		b, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, tool.Usagef("--ca-file: %v", err)
+			return nil, nil, tool.Usagef("--ca-file: %v", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, tool.Usagef("--ca-file %s: no PEM certificate", ca)
+			return nil, nil, tool.Usagef("--ca-file %s: no PEM certificate", ca)
 		}
 		tc.RootCAs = pool
 	}
-	return tc, nil
+	return tc, src, nil
 }
 
 // status prints what waits in each destination's spool.
