@@ -76,20 +76,27 @@ install: build
 	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
 	install -m 0644 lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus
+	install -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tapir-toolkit.conf
+	install -m 0644 lib/resolvers/*.conf lib/resolvers/*.lua $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers/
+	install -m 0644 lib/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus/
 	install -d $(DESTDIR)/etc/tapir
 	test -e $(DESTDIR)/etc/tapir/tapir.env || install -m 0644 lib/systemd/tapir.env $(DESTDIR)/etc/tapir/tapir.env
 
 clean:
 	rm -rf bin
 
-# A .deb of the tools (packaging/): binaries, man pages, completions,
-# systemd units, the user tapir, /etc/tapir, /var/lib/tapir; built with
-# nfpm from the Go module proxy into packaging/dist/.
+# A .deb and an .rpm of the tools (packaging/): stripped binaries, man
+# pages, completions, systemd units, resolver configuration, the user
+# tapir, /etc/tapir, /var/lib/tapir; built with nfpm from the Go module
+# proxy into packaging/dist/.
 .PHONY: package package-test
-package: build
+package:
 	GO="$(GO)" packaging/build.sh
 
-# Builds the package, installs it with dpkg, checks the installed tools,
-# man pages and units, and purges it (as root, on a Debian machine).
+# Builds the packages, installs the .deb with dpkg, checks the installed
+# tools, man pages and units, runs the edge pipeline from its units against
+# a real Unbound (packaging/pipeline.sh), and purges it (as root, on a
+# Debian machine); lists the .rpm.
 package-test: package
 	packaging/test.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds packaging/dist/tapir-toolkit_VERSION_amd64.deb from bin/ (make
-# build first; `make package` does), man/, completions/, lib/systemd/ and
-# LICENSE, with nfpm from the Go module proxy.
+# Builds packaging/dist/tapir-toolkit_VERSION_amd64.deb and
+# tapir-toolkit-VERSION-1.x86_64.rpm (`make package`) with nfpm from the Go
+# module proxy: the tools, built here stripped (-trimpath -s -w) into
+# packaging/build/bin, man/, completions/, lib/systemd/, the resolver
+# configuration of lib/resolvers/ and LICENSE.
 #
 #   GO      the go command (default go)
 #   NFPM    the nfpm module to `go run` (default below)
@@ -23,13 +25,17 @@ install -d "$stage/usr/bin" "$stage/usr/share/man/man1" \
 	"$stage/usr/share/bash-completion/completions" \
 	"$stage/usr/share/zsh/vendor-completions" \
 	"$stage/usr/share/fish/vendor_completions.d" \
-	"$stage/usr/lib/systemd/system" \
-	"$stage/usr/share/doc/tapir-toolkit" \
-	packaging/build/etc packaging/dist
+	"$stage/usr/lib/systemd/system" "$stage/usr/lib/tmpfiles.d" \
+	"$stage/usr/share/doc/tapir-toolkit/resolvers" "$stage/usr/share/doc/tapir-toolkit/prometheus" \
+	packaging/build/bin packaging/build/etc packaging/dist
 
+# Without the symbol table and DWARF (-s -w): the package's binaries are
+# for running; a developer's make build keeps them.
+pkgs=()
+for t in "${TOOLS[@]}"; do pkgs+=("./cmd/$t"); done
+"$GO" build -trimpath -ldflags '-s -w' -o packaging/build/bin/ "${pkgs[@]}"
 for t in "${TOOLS[@]}"; do
-	[ -x "bin/$t" ] || { echo "build.sh: bin/$t missing: run make build" >&2; exit 1; }
-	install -m 0755 "bin/$t" "$stage/usr/bin/$t"
+	install -m 0755 "packaging/build/bin/$t" "$stage/usr/bin/$t"
 	install -m 0644 "completions/$t.bash" "$stage/usr/share/bash-completion/completions/$t"
 	install -m 0644 "completions/_$t" "$stage/usr/share/zsh/vendor-completions/_$t"
 	install -m 0644 "completions/$t.fish" "$stage/usr/share/fish/vendor_completions.d/$t.fish"
@@ -51,7 +57,15 @@ if grep -rl /usr/local "$stage/usr/lib/systemd/system" >&2; then
 	echo "build.sh: the units above still name /usr/local" >&2
 	exit 1
 fi
+install -m 0644 packaging/tmpfiles.conf "$stage/usr/lib/tmpfiles.d/tapir-toolkit.conf"
 install -m 0644 LICENSE "$stage/usr/share/doc/tapir-toolkit/copyright"
+# The resolver configuration the man pages print (tapir-listen(1),
+# tapir-rpz(1)), as files to include.
+for f in lib/resolvers/*.conf lib/resolvers/*.lua; do
+	install -m 0644 "$f" "$stage/usr/share/doc/tapir-toolkit/resolvers/"
+done
+# The scrape configuration and alerts for the tools' --metrics.
+install -m 0644 lib/prometheus/*.yml "$stage/usr/share/doc/tapir-toolkit/prometheus/"
 # The operator's settings: a conffile, kept on upgrade and remove.
 if [ -e lib/systemd/tapir.env ]; then
 	install -m 0640 lib/systemd/tapir.env packaging/build/etc/tapir.env
@@ -59,5 +73,7 @@ fi
 
 export TAPIR_VERSION=$VERSION
 echo "build.sh: tapir-toolkit $VERSION with $NFPM"
-"$GO" run "$NFPM" package --config packaging/nfpm.yaml --packager deb --target packaging/dist/
-ls -l packaging/dist/*.deb
+for packager in deb rpm; do
+	"$GO" run "$NFPM" package --config packaging/nfpm.yaml --packager "$packager" --target packaging/dist/
+done
+ls -l packaging/dist/

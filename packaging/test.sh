@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the package make package built (packaging/dist/*.deb) with dpkg,
 # checks the tools, man pages, units, user and directories from the
-# installed paths, then purges it and checks that it is gone. Run as root
-# on a Debian machine (CI); make package-test builds the package first.
+# installed paths, runs the edge pipeline from the installed units against
+# a real Unbound (packaging/pipeline.sh), then purges it and checks that it
+# is gone; and lists the .rpm (rpm -qpi, -qpl). Run as root on a Debian
+# machine (CI); make package-test builds the packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,11 @@ debs=(packaging/dist/"$pkg"_*_amd64.deb)
 shopt -u nullglob
 [ "${#debs[@]}" = 1 ] || fail "want exactly one packaging/dist/${pkg}_*_amd64.deb, found ${#debs[@]}: run make package"
 deb=${debs[0]}
+shopt -s nullglob
+rpms=(packaging/dist/"$pkg"-*.x86_64.rpm)
+shopt -u nullglob
+[ "${#rpms[@]}" = 1 ] || fail "want exactly one packaging/dist/${pkg}-*.x86_64.rpm, found ${#rpms[@]}: run make package"
+rpm=${rpms[0]}
 
 installed() { dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; }
 if dpkg-query -W "$pkg" >/dev/null 2>&1; then
@@ -51,6 +58,16 @@ for t in "${tools[@]}"; do
 	[ -f "/usr/share/fish/vendor_completions.d/$t.fish" ] || fail "fish completion for $t missing"
 done
 [ -f /usr/share/doc/$pkg/copyright ] || fail "/usr/share/doc/$pkg/copyright missing"
+for f in lib/resolvers/*.conf lib/resolvers/*.lua; do
+	cmp -s "$f" "/usr/share/doc/$pkg/resolvers/${f##*/}" || fail "/usr/share/doc/$pkg/resolvers/${f##*/} missing or not $f"
+done
+for f in lib/prometheus/*.yml; do
+	cmp -s "$f" "/usr/share/doc/$pkg/prometheus/${f##*/}" || fail "/usr/share/doc/$pkg/prometheus/${f##*/} missing or not $f"
+done
+for t in "${tools[@]}"; do
+	# No symbol table (go build -ldflags -s).
+	if LC_ALL=C grep -qaF .symtab "/usr/bin/$t"; then fail "/usr/bin/$t is not stripped"; fi
+done
 
 step "systemd units"
 units=/usr/lib/systemd/system
@@ -68,6 +85,9 @@ getent group tapir >/dev/null || fail "no group tapir"
 if [ ! -L /var/lib/tapir ]; then
 	[ "$(stat -c '%a %U:%G' /var/lib/tapir)" = "750 tapir:tapir" ] || fail "/var/lib/tapir is $(stat -c '%a %U:%G' /var/lib/tapir), want 750 tapir:tapir"
 fi
+
+step "the edge pipeline from the installed units"
+packaging/pipeline.sh || fail "packaging/pipeline.sh"
 
 step "dpkg --remove keeps /etc/tapir and what is in /var/lib/tapir; purge then leaves only what the operator put there"
 state=/var/lib/tapir
@@ -94,4 +114,24 @@ done
 [ ! -e /etc/tapir ] || fail "/etc/tapir still there after purge: $(ls -A /etc/tapir | tr '\n' ' ')"
 [ ! -e /var/lib/tapir ] || fail "/var/lib/tapir still there after purge: $(ls -A /var/lib/tapir | tr '\n' ' ')"
 
-step "PASS: $deb installs, works and purges"
+step "the .rpm: rpm -qpi, rpm -qpl"
+if command -v rpm >/dev/null; then
+	info=$(rpm -qpi "$rpm") || fail "rpm -qpi $rpm"
+	for want in "Name *: $pkg" "Architecture: x86_64" "License *: BSD-2-Clause"; do
+		grep -Eq "^$want" <<<"$info" || fail "rpm -qpi $rpm: no line $want"$'\n'"$info"
+	done
+	list=$(rpm -qpl "$rpm") || fail "rpm -qpl $rpm"
+	# The same files as the .deb.
+	for f in $(dpkg-deb -c "$deb" | awk '$1 ~ /^-/ { print substr($6, 2) }'); do
+		grep -qxF "$f" <<<"$list" || fail "$f is in the .deb, not in the .rpm"
+	done
+	n=$(grep -c . <<<"$list")
+	((n > 50)) || fail "rpm -qpl $rpm: only $n files"
+	reqs=$(rpm -qpR "$rpm") || fail "rpm -qpR $rpm"
+	grep -qx 'shadow-utils' <<<"$reqs" || fail "the .rpm does not require shadow-utils: $reqs"
+	grep -E '^(Name|Version|Release|Architecture|Size) *:' <<<"$info"
+else
+	fail "rpm not found (.ci/setup installs it)"
+fi
+
+step "PASS: $deb installs, works and purges; $rpm lists"

@@ -22,6 +22,7 @@ import (
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/dnswire"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
 
@@ -235,9 +236,11 @@ func sameMessages(t *testing.T, got, want []msg) {
 	}
 }
 
-// Two real Unbounds, one on a unix socket and one over TCP, send dnstap of
-// client queries and responses; one restarts mid-test. Every query and
-// response arrives, with the right names, types, clients and rcodes.
+// Two real Unbounds, configured with the files of tapir-listen(1)
+// RESOLVERS as they are (the test's socket path and port filled in), one
+// on a unix socket and one over TCP, send dnstap of client queries and
+// responses; one restarts mid-test. Every query and response arrives, with
+// the right names, types, clients and rcodes.
 func TestUnbound(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "dnstap.sock")
@@ -246,31 +249,41 @@ func TestUnbound(t *testing.T) {
 	p := run(t, "-u", sock, "-l", tcp, "-w", out)
 	waitFile(t, sock)
 
-	viaUnix := unboundtest.Start(t, unboundtest.Config{DnstapSocket: sock, Identity: "unbound-unix", LogClientQuery: true, LogClientResponse: true})
-	viaTCP := unboundtest.Start(t, unboundtest.Config{DnstapTCP: tcp, Identity: "unbound-tcp", LogClientQuery: true, LogClientResponse: true})
+	tcpHost, tcpPort, _ := net.SplitHostPort(tcp)
+	viaUnix := unboundtest.Start(t, unboundtest.Config{
+		Dnstap: resolvers.Fill("unbound-dnstap.conf", resolvers.Vars{Socket: sock})})
+	viaTCP := unboundtest.Start(t, unboundtest.Config{
+		Dnstap: resolvers.Fill("unbound-dnstap-tcp.conf", resolvers.Vars{TCPHost: tcpHost, TCPPort: tcpPort})})
+	// The files set no dnstap-identity: Unbound sends its host name, the
+	// same for both; the clients' addresses tell their frames apart.
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	want := ask(t, viaUnix, "unbound-unix", queries("127.77.1", 100))
-	want = append(want, ask(t, viaTCP, "unbound-tcp", queries("127.77.2", 100))...)
+	want := ask(t, viaUnix, host, queries("127.77.1", 100))
+	want = append(want, ask(t, viaTCP, host, queries("127.77.2", 100))...)
 	waitFrames(t, out, len(want))
 
 	// Unbound drops what its dnstap thread has not sent when it stops:
 	// everything was seen to arrive above, so the restart loses nothing.
 	viaUnix.Restart()
-	want = append(want, ask(t, viaUnix, "unbound-unix", queries("127.77.3", 60))...)
-	want = append(want, ask(t, viaTCP, "unbound-tcp", queries("127.77.4", 60))...)
+	want = append(want, ask(t, viaUnix, host, queries("127.77.3", 60))...)
+	want = append(want, ask(t, viaTCP, host, queries("127.77.4", 60))...)
 	waitFrames(t, out, len(want))
 
 	p.stop(t)
 	got := readFrames(t, out, true) // now with STOP
 	sameMessages(t, got, want)
 	log := p.stderr.String()
-	for _, s := range []string{`identity=unbound-unix`, `identity=unbound-tcp`, "counters at exit", "dropped_frames_full=0"} {
+	for _, s := range []string{"identity=" + host, `version="unbound `, "counters at exit", "dropped_frames_full=0"} {
 		if !strings.Contains(log, s) {
 			t.Errorf("log lacks %q", s)
 		}
 	}
-	if n := strings.Count(log, "identity=unbound-unix"); n < 2 {
-		t.Errorf("the restarted Unbound was identified %d times, want 2 (a new connection)", n)
+	// unix, TCP, and unix again after the restart: a new connection.
+	if n := strings.Count(log, "resolver identified"); n != 3 {
+		t.Errorf("resolvers were identified %d times, want 3 (the restarted Unbound connects again)\n%s", n, log)
 	}
 	readable(t, out, len(want))
 }
@@ -309,7 +322,7 @@ func TestUnboundFilters(t *testing.T) {
 	out := filepath.Join(dir, "out.fstrm")
 	p := run(t, "-u", sock, "-w", out, "--types", "CR", "--set-identity", "edge-7")
 	waitFile(t, sock)
-	s := unboundtest.Start(t, unboundtest.Config{DnstapSocket: sock, LogClientQuery: true, LogClientResponse: true})
+	s := unboundtest.Start(t, unboundtest.Config{Dnstap: resolvers.Fill("unbound-dnstap.conf", resolvers.Vars{Socket: sock})})
 	all := ask(t, s, "edge-7", queries("127.77.5", 40))
 	var want []msg
 	for _, m := range all {

@@ -39,6 +39,8 @@ func TestBIND(t *testing.T) {
 	recursion yes;
 	allow-query { 127.0.0.0/8; };
 	dnssec-validation no;
+	query-source address 127.0.0.1;
+	notify no;
 	include "%[1]s/dnstap.conf";
 	include "%[1]s/rpz-options.conf";
 };

@@ -28,6 +28,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
@@ -94,7 +95,7 @@ func TestObservationToResolver(t *testing.T) {
 
 	rport := freePort(t)
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
-		Extra: fmt.Sprintf("\tmodule-config: \"respip iterator\"\nrpz:\n\tname: \"rpz.tapir.\"\n\tprimary: 127.0.0.1@%d\n\tallow-notify: 127.0.0.1\n", rport)})
+		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(rport)})})
 
 	listenBin := filepath.Join(dir, "tapir-listen")
 	if out, err := exec.Command("go", "build", "-o", listenBin, "../tapir-listen").CombinedOutput(); err != nil {

@@ -105,7 +105,7 @@ An example:
  doubt tags-any=likelymalware,likelybotnetcc action drop`},
 		{"LISTS", `Plain names, hosts files (0.0.0.0 name), CSV (csv:N for column N), RPZ zone files and adblock rules (||name^), sniffed or given with --list-format. Comments, blank lines, case, trailing dots and IDNs (converted to A-labels) are handled; "*.example.com" and ".example.com" mean every strict subdomain. A bad line is logged with its file and line and skipped.`},
 		{"RESOLVERS", resolvers.Section(`The zone is rpz.tapir., served on 127.0.0.1 port 5353 by tapir-rpz.service. These files are installed in /usr/share/doc/tapir-toolkit/resolvers; the tests start each resolver with them.`, resolvers.RPZ)},
-		{"MONITOR MODE", resolvers.Section(`Many operators begin by watching what the zone would block. Either serve the zone with --monitor (every rule PASSTHRU, for any resolver that logs RPZ hits), or have the resolver log the zone's rules and apply none of them:`, resolvers.Monitor) + `
+		{"MONITOR MODE", resolvers.Section(`Many operators begin by watching what the zone would block. Either serve the zone with --monitor (every rule PASSTHRU: Unbound's rpz-log and BIND's rpz log category show each hit), or have the resolver log the zone's rules and apply none of them:`, resolvers.Monitor) + `
 
 Then tapir-cat --match-rpz ZONEFILE counts, rule by rule, what a dnstap stream or archive would have had blocked.`},
 		{"SIGNALS", `SIGTERM, SIGINT: stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/tool"
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
@@ -64,7 +65,8 @@ func observation(list, name string, ttl int) []byte {
 		list, name, time.Now().UTC().Format(time.RFC3339), ttl, time.Now().UTC().Format(time.RFC3339))
 }
 
-// A real Unbound pulls the zone from tapir-rpz serve and enforces it: the
+// A real Unbound, configured with the file of the manual, pulls the zone
+// from tapir-rpz serve and enforces it: the
 // denylist blocks, the allowlist wins, an observation from the core is
 // enforced after NOTIFY without restarting Unbound, and stops being
 // enforced when it expires.
@@ -76,8 +78,9 @@ func TestUnboundEnforces(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 
+	// The file of tapir-rpz(1) RESOLVERS, as it is, with the test's port.
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
-		Extra: fmt.Sprintf("\tmodule-config: \"respip iterator\"\nrpz:\n\tname: \"rpz.tapir.\"\n\tprimary: 127.0.0.1@%d\n\tallow-notify: 127.0.0.1\n\trpz-log: yes\n", port)})
+		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(port)})})
 
 	zoneFile := filepath.Join(dir, "rpz.zone")
 	cmd := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--notify", ub.Addr,

@@ -21,8 +21,7 @@ func TestPowerDNS(t *testing.T) {
 	recursor := tooltest.Need(t, "pdns_recursor")
 	dir := t.TempDir()
 	dnsPort, rpzPort := freePort(t), freePort(t)
-	write(t, dir, "example.test.zone", zone)
-	write(t, dir, "recursor.conf", fmt.Sprintf("local-address=127.0.0.1\nlocal-port=%d\nsocket-dir=%s\nlua-config-file=%s/rec.lua\nauth-zones=example.test=%s/example.test.zone\ndaemon=no\nwrite-pid=no\n", dnsPort, dir, dir, dir))
+	recursorConf(t, dir, dnsPort) // as in monitor_test.go: nothing leaves loopback
 	write(t, dir, "rec.lua", resolvers.Fill("pdns-recursor-rpz.lua", resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}))
 	deny := write(t, dir, "deny.txt", "bad.example.test\n")
 

@@ -39,7 +39,7 @@ var Dnstap = []Snippet{
 	{"unbound-dnstap-tcp.conf", "Unbound on another machine, to tapir-listen -l 192.0.2.53:6000 (use --tls, and dnstap-tls: yes, across networks you do not trust):"},
 	{"bind-dnstap.conf", "BIND (named.conf, inside options { }):"},
 	{"knot-dnstap.conf", "Knot Resolver (kresd.conf):"},
-	{"pdns-recursor-dnstap.lua", "PowerDNS Recursor (lua-config-file; before version 5 it logs only the queries it sends out, not its clients'):"},
+	{"pdns-recursor-dnstap.lua", "PowerDNS Recursor (lua-config-file); its dnstap holds only the queries it sends out and the answers it gets, not its clients' (dnsdist in front can log those):"},
 	{"dnsdist-dnstap.lua", "dnsdist, in front of any resolver (dnsdist.conf):"},
 }
 
@@ -56,9 +56,9 @@ var RPZ = []Snippet{
 // nothing (the resolver's side of monitor mode; tapir-rpz --monitor is
 // the zone's).
 var Monitor = []Snippet{
-	{"unbound-monitor.conf", "Unbound:"},
+	{"unbound-monitor.conf", "Unbound, in place of its file above:"},
 	{"bind-monitor.conf", "BIND, inside options { } in place of the response-policy above:"},
-	{"pdns-recursor-monitor.lua", "PowerDNS Recursor:"},
+	{"pdns-recursor-monitor.lua", "PowerDNS Recursor, in place of its file above; it logs no line for a hit, but counts it (rec_control get policy-result-noaction):"},
 }
 
 // Text is the file's content. It panics if there is no such file, which

@@ -3,7 +3,6 @@ package rpzzone
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
 
@@ -47,14 +47,8 @@ func TestUnboundEndToEnd(t *testing.T) {
 	ub := unboundtest.Start(t, unboundtest.Config{
 		Zone:     e2eZone,
 		ZoneName: "example.test.",
-		Extra: fmt.Sprintf(`	module-config: "respip iterator"
-rpz:
-	name: "rpz.tapir."
-	primary: 127.0.0.1@%s
-	allow-notify: 127.0.0.1
-	rpz-log: yes
-	rpz-log-name: "tapir"
-`, port),
+		// The file of tapir-rpz(1) RESOLVERS, as it is, with the port.
+		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: port}),
 	})
 
 	var logBuf syncBuffer
@@ -123,7 +117,7 @@ rpz:
 	if n := strings.Count(logs, "kind=IXFR "); n < 2 {
 		t.Errorf("%d incremental transfers, want 2 or more; server log:\n%s", n, logs)
 	}
-	if !strings.Contains(ub.Log(), "rpz: applied [tapir]") {
+	if !strings.Contains(ub.Log(), "rpz: applied bad.example.test. ") {
 		t.Errorf("no rpz-log line in Unbound's log:\n%s", ub.Log())
 	}
 }

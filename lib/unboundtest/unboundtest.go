@@ -9,7 +9,9 @@
 // refuses every other name at once.
 //
 // Unbound can send dnstap telemetry to a Unix socket or a TCP address of the
-// test's choosing, which is what the packages of the toolkit consume.
+// test's choosing, which is what the packages of the toolkit consume: from
+// a dnstap: clause Start writes, or from one the test gives as it is (such
+// as the one the manual gives operators, see package resolvers).
 //
 // Tests that need Unbound are skipped when it is not installed, unless the
 // environment variable TAPIR_REQUIRE_REAL is 1, in which case they fail.
@@ -117,6 +119,15 @@ type Config struct {
 	// "unboundtest". Unbound sends its version too.
 	Identity string
 
+	// Dnstap is the text of a dnstap: clause, used as it is in place of
+	// the one Start writes from DnstapSocket, DnstapTCP, Identity and
+	// the Log fields, which must then be left empty: for instance a
+	// resolver configuration file an operator is given, with the test's
+	// socket path or port filled in. Unbound takes a relative
+	// dnstap-socket-path as relative to Dir; a Unix socket path must be
+	// shorter than 108 bytes.
+	Dnstap string
+
 	// LogClientQuery and LogClientResponse enable the dnstap
 	// CLIENT_QUERY and CLIENT_RESPONSE messages
 	// (dnstap-log-client-query-messages and
@@ -186,9 +197,9 @@ type process struct {
 // environment variable TAPIR_REQUIRE_REAL is 1.
 //
 // Without dnstap, Start makes sure Unbound answers by querying the SOA of the
-// zone. With dnstap (c.DnstapSocket or c.DnstapTCP set) it sends no query, so
-// that the dnstap stream carries only the test's own queries; it relies on
-// the line Unbound logs when it starts serving.
+// zone. With dnstap (c.DnstapSocket, c.DnstapTCP or c.Dnstap set) it sends
+// no query, so that the dnstap stream carries only the test's own queries;
+// it relies on the line Unbound logs when it starts serving.
 //
 // Start registers [Server.Stop] with t.Cleanup. Like t.Fatal, Start must be
 // called from the goroutine running the test.
@@ -211,7 +222,7 @@ func Start(t testing.TB, c Config) *Server {
 		c.Zone, c.ZoneName = DefaultZone, DefaultZoneName
 	}
 	c.ZoneName = dns.CanonicalName(c.ZoneName)
-	if c.Identity == "" {
+	if c.Identity == "" && c.Dnstap == "" {
 		c.Identity = "unboundtest"
 	}
 	if c.Threads == 0 {
@@ -270,6 +281,15 @@ func Start(t testing.TB, c Config) *Server {
 func (c *Config) check() error {
 	if c.DnstapSocket != "" && c.DnstapTCP != "" {
 		return errors.New("both DnstapSocket and DnstapTCP are set")
+	}
+	if c.Dnstap != "" {
+		if c.DnstapSocket != "" || c.DnstapTCP != "" || c.Identity != "" ||
+			c.LogClientQuery || c.LogClientResponse || c.LogResolverQuery || c.LogResolverResponse {
+			return errors.New("Dnstap is set together with DnstapSocket, DnstapTCP, Identity or a Log field")
+		}
+		if !strings.HasPrefix(strings.TrimSpace(c.Dnstap), "dnstap:") {
+			return errors.New("Dnstap does not begin with the dnstap: clause")
+		}
 	}
 	// A sockaddr_un holds at most 107 bytes of path on Linux.
 	if len(c.DnstapSocket) > 107 {
@@ -413,7 +433,12 @@ func (s *Server) config() string {
 	b.WriteString("remote-control:\n")
 	line("control-enable: no")
 
-	if c.DnstapSocket != "" || c.DnstapTCP != "" {
+	if c.Dnstap != "" {
+		b.WriteString(c.Dnstap)
+		if !strings.HasSuffix(c.Dnstap, "\n") {
+			b.WriteString("\n")
+		}
+	} else if c.DnstapSocket != "" || c.DnstapTCP != "" {
 		yesno := func(v bool) string {
 			if v {
 				return "yes"
@@ -502,7 +527,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("unbound did not log %q within %v", startMarker, startTimeout)
 		}
 	}
-	if s.c.DnstapSocket != "" || s.c.DnstapTCP != "" {
+	if s.c.DnstapSocket != "" || s.c.DnstapTCP != "" || s.c.Dnstap != "" {
 		return nil
 	}
 	for {

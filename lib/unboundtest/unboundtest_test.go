@@ -197,6 +197,34 @@ func TestDnstapTCP(t *testing.T) {
 	expectReady(t, s, l)
 }
 
+// A dnstap: clause given as it is replaces the one Start writes.
+func TestDnstapClause(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	s := Start(t, Config{Dnstap: fmt.Sprintf(`dnstap:
+    dnstap-enable: yes
+    dnstap-ip: "%s@%s"
+    dnstap-tls: no
+    dnstap-send-identity: yes
+    dnstap-identity: "given"
+    dnstap-log-client-response-messages: yes
+`, host, port)})
+	query(t, s, "127.77.1.2", "www.example.test", dns.TypeA, dns.RcodeSuccess)
+	expectReady(t, s, l)
+	for _, want := range []string{`dnstap identity field set to "given"`, "CLIENT_RESPONSE enabled"} {
+		if !strings.Contains(s.Log(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, s.Log())
+		}
+	}
+	if strings.Contains(s.Log(), "CLIENT_QUERY enabled") || strings.Count(readFrom(s.ConfigFile, 0), "dnstap:") != 1 {
+		t.Errorf("Start wrote a dnstap: clause of its own:\n%s", readFrom(s.ConfigFile, 0))
+	}
+}
+
 func TestConfigCheck(t *testing.T) {
 	bad := []Config{
 		{DnstapSocket: "/tmp/a", DnstapTCP: "127.0.0.1:6000"},
@@ -209,6 +237,10 @@ func TestConfigCheck(t *testing.T) {
 		{Zone: "x", ZoneName: "a..b"},
 		{Threads: -1},
 		{Identity: `say "hello"`},
+		{Dnstap: "dnstap:\n\tdnstap-enable: yes\n", DnstapSocket: "/tmp/a"},
+		{Dnstap: "dnstap:\n\tdnstap-enable: yes\n", LogClientQuery: true},
+		{Dnstap: "dnstap:\n\tdnstap-enable: yes\n", Identity: "a"},
+		{Dnstap: "\tdnstap-enable: yes\n"},
 	}
 	for _, c := range bad {
 		if err := c.check(); err == nil {
