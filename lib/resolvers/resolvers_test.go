@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,31 @@ func TestSection(t *testing.T) {
 	s := Section("Intro.", RPZ)
 	if !strings.HasPrefix(s, "Intro.\n\nUnbound (unbound.conf):\n\n server:\n     module-config:") {
 		t.Errorf("section:\n%s", s)
+	}
+}
+
+// A block of README.md that begins "# lib/resolvers/FILE" shows FILE as
+// it is.
+func TestREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```\n")
+	n := 0
+	for i := 1; i < len(blocks); i += 2 {
+		first, rest, _ := strings.Cut(blocks[i], "\n")
+		name, ok := strings.CutPrefix(first, "# lib/resolvers/")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, ",")
+		n++
+		if want := Text(name); rest != want {
+			t.Errorf("README.md shows %s as\n%s\nbut the file is\n%s", name, rest, want)
+		}
+	}
+	if n == 0 {
+		t.Error("README.md shows no resolver file")
 	}
 }
