@@ -503,3 +503,39 @@ func (h *expiryHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return it
 }
+
+// Observations returns the observations in force at now, one per source
+// and list type, each name with the rest of its life (time_added now, ttl
+// until it expires). Applied to an engine with the same lists, in any
+// order, they give the decisions this engine has: a journal of
+// observations can be compacted to them.
+func (e *Engine) Observations(now time.Time) []Observation {
+	t := now.Truncate(time.Second)
+	bySrc := map[*source]*Observation{}
+	for key, en := range e.entries {
+		for _, c := range en.claims {
+			if c.src.local || c.expires <= t.Unix() {
+				continue
+			}
+			o := bySrc[c.src]
+			if o == nil {
+				o = &Observation{Type: "observation", SrcName: c.src.name, MsgType: "observation", ListType: c.src.kind, Timestamp: t}
+				bySrc[c.src] = o
+			}
+			o.Added = append(o.Added, Added{Name: key, TimeAdded: t, TTL: c.expires - t.Unix(), TagMask: c.tags})
+		}
+	}
+	out := make([]Observation, 0, len(bySrc))
+	for _, o := range bySrc {
+		slices.SortFunc(o.Added, func(a, b Added) int { return strings.Compare(a.Name, b.Name) })
+		o.Removed = []Removed{}
+		out = append(out, *o)
+	}
+	slices.SortFunc(out, func(a, b Observation) int {
+		if c := strings.Compare(a.SrcName, b.SrcName); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.ListType), string(b.ListType))
+	})
+	return out
+}

@@ -175,6 +175,7 @@ doubt source=l2 tags-any=badip action nxdomain
 		m := &model{rules: e.rules, lists: map[srcID]map[string]claim{}}
 		now := t0
 		prev := map[string]Action{}
+		locals := map[srcID][]blocklist.Entry{}
 		for step := range steps {
 			var ch []Change
 			var what string
@@ -190,6 +191,7 @@ doubt source=l2 tags-any=badip action nxdomain
 					l[k] = claim{}
 				}
 				m.lists[id] = l
+				locals[id] = es
 				ch = e.SetList(id.kind, id.name, es)
 				what = fmt.Sprintf("SetList %v %d", id, len(es))
 			case 1, 2: // an observation
@@ -238,6 +240,22 @@ doubt source=l2 tags-any=badip action nxdomain
 					}
 				}
 			}
+			// A journal compacted to Observations gives the same
+			// decisions, now and as they expire.
+			c := New(pol)
+			for id, es := range locals {
+				c.SetList(id.kind, id.name, es)
+			}
+			for _, o := range e.Observations(now) {
+				if err := o.Validate(); err != nil {
+					t.Fatalf("step %d: compacted observation: %v", step, err)
+				}
+				c.Apply(o, now)
+			}
+			compare(t, step, what+" compacted vs full", decisionMap(c), full)
+			later := now.Add(time.Duration(r.IntN(100)) * time.Second)
+			c.ExpireChanges(later)
+			compare(t, step, what+" compacted, expired later, vs model", decisionMap(c), m.decisions(later.Unix()))
 		}
 	}
 }

@@ -25,8 +25,9 @@ import (
 )
 
 // open builds the Processor the flags describe, with its lists loaded
-// and its zone (persisted in --state, or in memory) up to date.
-func open(c *cli.Context) (*Processor, error) {
+// and its zone (persisted in --state, or in memory) up to date. compact
+// is for serve, the one command that appends to the journal.
+func open(c *cli.Context, compact bool) (*Processor, error) {
 	log := slog.Default()
 	var pol *policy.Policy
 	if path := c.String("policy"); path != "" {
@@ -58,7 +59,7 @@ func open(c *cli.Context) (*Processor, error) {
 	if err != nil {
 		return nil, tool.Usagef("zone: %v", err)
 	}
-	p := &Processor{Engine: policy.New(pol), Zone: zone, Lists: lists, Log: log, Monitor: c.Bool("monitor")}
+	p := &Processor{Engine: policy.New(pol), Zone: zone, Lists: lists, Log: log, Monitor: c.Bool("monitor"), Compact: compact}
 	if state != "" {
 		p.Journal = JournalPath(state)
 	}
@@ -99,7 +100,7 @@ func observe(ctx context.Context, c *cli.Context, p *Processor, names []string) 
 
 // ZoneAction is tapir-rpz zone: the zone, once, to stdout or a file.
 func ZoneAction(c *cli.Context) error {
-	p, err := open(c)
+	p, err := open(c, false)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func ExplainAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return tool.Usagef("explain needs a NAME")
 	}
-	p, err := open(c)
+	p, err := open(c, false)
 	if err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func ExplainAction(c *cli.Context) error {
 // and expiry.
 func ServeAction(c *cli.Context) error {
 	log := slog.Default()
-	p, err := open(c)
+	p, err := open(c, true)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/policy"
 	"github.com/tapir-edge/tapir/lib/rpzzone"
 )
@@ -42,12 +44,20 @@ type Processor struct {
 	// Monitor writes every decision as PASSTHRU: the resolver logs what
 	// the zone matches (rpz-log) but blocks nothing, as operators begin.
 	Monitor bool
+	// Compact rewrites the journal to the observations in force at
+	// Start, and whenever it has grown to twice that and 1 MiB more:
+	// without it the journal grows with every message from the core.
+	// Only the one process that appends may compact.
+	Compact bool
 
 	// Observed and Refused count the observations applied and refused.
 	Observed, Refused atomic.Uint64
 
 	mu     sync.Mutex
 	mtimes map[string]time.Time // of the lists when last loaded
+	// journalSize is the journal's size; compacted, its size after the
+	// last compaction.
+	journalSize, compacted int64
 }
 
 // Start loads the lists and replays the journal of observations, then
@@ -62,6 +72,11 @@ func (p *Processor) Start(now time.Time) error {
 	}
 	if err := p.replay(now); err != nil {
 		return err
+	}
+	if p.Compact && p.Journal != "" {
+		if err := p.compact(now); err != nil {
+			return err
+		}
 	}
 	return p.resync()
 }
@@ -224,11 +239,52 @@ func (p *Processor) Observe(rec []byte, now time.Time) (err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.Journal != "" {
-		if err := appendLine(p.Journal, rec); err != nil {
+		n, err := appendLine(p.Journal, rec)
+		if err != nil {
 			return fmt.Errorf("observation journal: %w", err)
 		}
+		p.journalSize += n
 	}
-	return p.apply(p.Engine.Apply(o, now))
+	if err := p.apply(p.Engine.Apply(o, now)); err != nil {
+		return err
+	}
+	if p.Compact && p.journalSize > 2*p.compacted+1<<20 {
+		if err := p.compact(now); err != nil {
+			// The journal as it was still holds everything.
+			p.Log.Error("compact the observation journal", "file", p.Journal, "err", err)
+		}
+	}
+	return nil
+}
+
+// compact replaces the journal, atomically, with the observations in
+// force at now: each name once, with the rest of its life.
+func (p *Processor) compact(now time.Time) error {
+	obs := p.Engine.Observations(now)
+	var size int64
+	names := 0
+	err := keyfile.WriteFunc(p.Journal, 0o600, func(w io.Writer) error {
+		size = 0
+		for _, o := range obs {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			n, err := w.Write(append(b, '\n'))
+			size += int64(n)
+			if err != nil {
+				return err
+			}
+			names += len(o.Added)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Log.Info("observation journal compacted", "file", p.Journal, "bytes_before", p.journalSize, "bytes", size, "names", names)
+	p.journalSize, p.compacted = size, size
+	return nil
 }
 
 // Expire removes the observations whose time has come.
@@ -272,28 +328,33 @@ func (p *Processor) replay(now time.Time) error {
 		n++
 	}
 	p.Engine.ExpireChanges(now)
+	if fi, err := f.Stat(); err == nil {
+		p.journalSize = fi.Size()
+	}
 	p.Log.Info("observations replayed", "file", p.Journal, "observations", n)
 	return s.Err()
 }
 
-func appendLine(path string, rec []byte) error {
+// appendLine appends rec as one line to the journal at path, and
+// returns the bytes it added.
+func appendLine(path string, rec []byte) (int64, error) {
 	var b bytes.Buffer
 	if err := json.Compact(&b, rec); err != nil {
-		return err
+		return 0, err
 	}
 	b.WriteByte('\n')
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = f.Write(b.Bytes())
+	n, err := f.Write(b.Bytes())
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return int64(n), err
 }
 
 // JournalPath is the observation journal in a state directory.
