@@ -24,7 +24,7 @@ const (
 	TCPPort     = "6000"
 	PrimaryHost = "127.0.0.1" // tapir-rpz serve --listen
 	PrimaryPort = "5353"
-	ZoneFile    = "/var/lib/tapir/rpz.zone" // tapir-rpz --zone-file
+	ZoneFile    = "/var/lib/tapir-zone/rpz.zone" // tapir-rpz --zone-file
 )
 
 // A Snippet is one file, with the sentence that introduces it.
@@ -48,7 +48,7 @@ var RPZ = []Snippet{
 	{"unbound-rpz.conf", "Unbound (unbound.conf):"},
 	{"bind-rpz-options.conf", "BIND (named.conf), inside options { }:"},
 	{"bind-rpz-zone.conf", "and beside options:"},
-	{"knot-rpz.conf", "Knot Resolver (kresd.conf) reads the zone from a file, which tapir-rpz serve --zone-file /var/lib/tapir/rpz.zone keeps current:"},
+	{"knot-rpz.conf", "Knot Resolver (kresd.conf) reads the zone from a file, which tapir-rpz serve --zone-file /var/lib/tapir-zone/rpz.zone keeps current; kresd rereads the file when it changes, with no restart. It does not start without the file, or without the package lua-cqueues (which the watch needs), and it ignores redirect rules:"},
 	{"pdns-recursor-rpz.lua", "PowerDNS Recursor (lua-config-file):"},
 }
 
@@ -58,6 +58,7 @@ var RPZ = []Snippet{
 var Monitor = []Snippet{
 	{"unbound-monitor.conf", "Unbound, in place of its file above:"},
 	{"bind-monitor.conf", "BIND, inside options { } in place of the response-policy above:"},
+	{"knot-monitor.conf", "Knot Resolver, in place of its file above; it logs each rule it would apply, but never a PASSTHRU rule, so give it the zone without --monitor:"},
 	{"pdns-recursor-monitor.lua", "PowerDNS Recursor, in place of its file above; it logs no line for a hit, but counts it (rec_control get policy-result-noaction):"},
 }
 
