@@ -169,10 +169,18 @@ func Action(c *cli.Context) error {
 	publish()
 	counters(m, &snap)
 
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}}, log)
+	// Continue: a FIFO that systemd holds may have been read in part by
+	// an earlier run, or written by a writer that crashed.
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true}, log)
 	defer src.Close()
 	// The reader hands over frames in batches, so that a quiet stdin
 	// cannot keep SIGTERM from being served, at little cost per frame.
+	// On SIGTERM the loop stops the source and aggregates what it still
+	// returns, so that a FIFO is left at a frame boundary with every
+	// frame taken from it counted; quit abandons a source that does not
+	// stop in time.
+	quit := make(chan struct{})
+	defer close(quit)
 	batches := make(chan []byte, 4)
 	free := make(chan []byte, 4)
 	for range 4 {
@@ -184,7 +192,7 @@ func Action(c *cli.Context) error {
 		send := func() bool {
 			select {
 			case batches <- buf:
-			case <-ctx.Done():
+			case <-quit:
 				return false
 			}
 			buf = (<-free)[:0]
@@ -216,6 +224,8 @@ func Action(c *cli.Context) error {
 	defer save.Stop()
 	saver, _ := set.(interface{ Flush() error })
 	var runErr error
+	done := ctx.Done()
+	var giveUp <-chan time.Time
 loop:
 	for {
 		select {
@@ -257,7 +267,14 @@ loop:
 		case <-sig.Usr1:
 			publish()
 			m.Log(log, "counters")
-		case <-ctx.Done():
+		case <-done:
+			done = nil
+			src.Stop()
+			t := time.NewTimer(fstrm.DefaultStopWait + 5*time.Second)
+			defer t.Stop()
+			giveUp = t.C
+		case <-giveUp:
+			log.Warn("input did not stop in time: leaving it")
 			break loop
 		}
 	}

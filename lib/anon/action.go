@@ -38,7 +38,10 @@ func Action(c *cli.Context) error {
 	}
 	log := slog.Default()
 	p := &Pipeline{Config: cfg, Workers: c.Int("workers"), C: NewCounters(m), Log: log, MaxIssues: 100}
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}}, log)
+	// Continue: a FIFO that systemd holds may have been read in part by
+	// an earlier run, or written by a writer that crashed; on SIGTERM,
+	// Run stops it at a frame boundary for the next run.
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true}, log)
 	defer src.Close()
 	sink := &lockedSink{out: out}
 	go func() {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/metrics"
 )
 
@@ -24,6 +26,17 @@ type Source interface {
 	// Buffered reports whether Next can return without waiting.
 	Buffered() bool
 }
+
+// Stopper is a Source that can stop at a frame boundary: after Stop, Next
+// returns what the source has read and then io.EOF (tool.Frames).
+type Stopper interface {
+	Stop()
+}
+
+// StopWait bounds how long Run, when ctx ends, waits for a Stopper to
+// return what it has read: longer than fstrm's wait for the rest of a
+// frame.
+var StopWait = fstrm.DefaultStopWait + 5*time.Second
 
 // Sink takes framed frames in order.
 type Sink interface {
@@ -87,7 +100,10 @@ type Pipeline struct {
 
 // Run rewrites until the source ends or ctx ends, and flushes the sink.
 // A source error (a corrupt input) is returned after everything read
-// before it has been written.
+// before it has been written. When ctx ends, a Stopper source is stopped
+// and what it still returns is rewritten and written (for up to
+// StopWait), so that a FIFO is left at a frame boundary with every frame
+// taken from it written; another source is left where it is.
 func (p *Pipeline) Run(ctx context.Context, src Source, out Sink) error {
 	workers := max(p.Workers, 1)
 	work := make(chan *batch, workers)
@@ -119,6 +135,8 @@ func (p *Pipeline) Run(ctx context.Context, src Source, out Sink) error {
 	rerr := make(chan error, 1)
 	go func() { rerr <- p.read(src, batches, quit) }()
 	var err error
+	done := ctx.Done()
+	var giveUp <-chan time.Time
 loop:
 	for {
 		select {
@@ -129,9 +147,21 @@ loop:
 			}
 			order <- b
 			work <- b
-		case <-ctx.Done():
+		case <-done:
+			done = nil
+			if s, ok := src.(Stopper); ok {
+				s.Stop()
+				t := time.NewTimer(StopWait)
+				defer t.Stop()
+				giveUp = t.C
+				continue
+			}
 			// The source may be blocked on a quiet pipe: leave it
 			// there and finish what was read.
+			close(quit)
+			break loop
+		case <-giveUp:
+			p.Log.Warn("input did not stop in time: leaving it", "after", StopWait)
 			close(quit)
 			break loop
 		}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +44,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// DefaultStopWait is how long, after Stop, a Reader waits for the rest of
+// a frame it has begun to read, when ReaderOptions does not say.
+const DefaultStopWait = 5 * time.Second
+
 // ReaderOptions tune a Reader. The zero value is usable.
 type ReaderOptions struct {
 	// ContentTypes lists the content types the caller reads; a stream of
@@ -56,6 +63,23 @@ type ReaderOptions struct {
 	// mid-handshake is cut off. An idle peer between frames is not.
 	// The connection must have SetReadDeadline.
 	Timeout time.Duration
+	// Continue reads a stream that this process may join midway: a FIFO
+	// that outlives its readers and writers, as systemd holds the FIFOs
+	// between the stages of the pipeline (ListenFIFO=). The stream may
+	// begin with data frames, or with STOP, when ContentTypes names
+	// exactly one type, which it is then taken to be: a reader before
+	// this one consumed START. And START may follow data frames without
+	// STOP, when the writer restarted after a crash; its content type is
+	// checked as that of a concatenated stream is. Data after STOP stays
+	// an error: no writer starts without START. Files must not be read
+	// so, or a stream cut at its start would pass unnoticed.
+	Continue bool
+	// Log, with Continue, notes a stream joined midway and a writer that
+	// restarted without STOP. Nil notes nothing.
+	Log *slog.Logger
+	// StopWait bounds how long, after Stop, the Reader waits for the rest
+	// of a frame it has begun to read; 0 means DefaultStopWait.
+	StopWait time.Duration
 }
 
 type deadliner interface {
@@ -81,7 +105,16 @@ type Reader struct {
 	stopped     bool
 	err         error
 	ctScratch   []byte // the refused content type, for the error
+
+	halt      atomic.Bool // Stop was called
+	haltMu    sync.Mutex  // orders Stop's deadline before finish's
+	sdl       deadliner   // to interrupt a read on Stop, if r has deadlines
+	finishing bool        // reading only the rest of a frame, after Stop
 }
+
+// errStopped is need's report of a Stop that took effect at a frame
+// boundary; Next returns io.EOF for it.
+var errStopped = errors.New("stopped")
 
 const initialBuffer = 64 << 10
 
@@ -119,6 +152,7 @@ func newReader(r io.Reader, opts ReaderOptions) *Reader {
 	if opts.Timeout > 0 {
 		rd.dl, _ = r.(deadliner)
 	}
+	rd.sdl, _ = r.(deadliner)
 	return rd
 }
 
@@ -168,6 +202,13 @@ func (r *Reader) open() error {
 			return r.fail(fmt.Errorf("write ACCEPT: %w", err))
 		}
 	}
+	joinable := r.opts.Continue && !r.opts.Bidirectional && len(r.opts.ContentTypes) == 1
+	if joinable {
+		if err := r.need(4); err == nil && binary.BigEndian.Uint32(r.buf[r.start:]) != 0 {
+			r.join("a data frame")
+			return nil
+		}
+	}
 	c, err := r.control()
 	if errors.Is(err, io.EOF) {
 		return r.fail(fmt.Errorf("%w: empty stream", ErrNoStart))
@@ -175,10 +216,26 @@ func (r *Reader) open() error {
 	if err != nil {
 		return r.fail(err)
 	}
+	if c == ControlStop && joinable {
+		// The writer finished the stream before this process came:
+		// START follows, or nothing.
+		r.join("STOP")
+		r.stopped = true
+		return nil
+	}
 	if c != ControlStart {
 		return r.fail(fmt.Errorf("%w: %v", ErrNoStart, c))
 	}
 	return nil
+}
+
+// join takes the stream, which begins with what, to be one begun before
+// this process, of the one content type the caller reads.
+func (r *Reader) join(what string) {
+	r.ct = r.opts.ContentTypes[0]
+	if r.opts.Log != nil {
+		r.opts.Log.Info("continuing a stream begun before this process", "first", what, "content_type", r.ct)
+	}
 }
 
 // control reads one control frame and records its content type, which it
@@ -230,10 +287,10 @@ func (r *Reader) controlBody() (ControlType, error) {
 		if offered && !matched {
 			return 0, fmt.Errorf("%w: %q, want %s", ErrContentType, r.ctScratch, wantList(r.opts.ContentTypes))
 		}
-		if typ == ControlStart && r.stopped && match != r.ct {
+		if typ == ControlStart && !r.handshaking && (r.stopped || r.opts.Continue) && match != r.ct {
 			return 0, fmt.Errorf("%w: concatenated stream of %q after %q", ErrContentType, match, r.ct)
 		}
-		if typ == ControlReady || !r.stopped {
+		if r.handshaking {
 			r.ct = match
 		}
 	}
@@ -270,13 +327,18 @@ func (r *Reader) consume(n int) {
 // Next returns the next data frame. The slice is valid until the next call.
 // At the end of the stream it returns io.EOF; if the stream ended without
 // STOP, an *Error wrapping ErrMissingStop. A frame cut short is an *Error
-// wrapping ErrTruncated; the Reader is not usable after an error.
+// wrapping ErrTruncated; the Reader is not usable after an error. After
+// Stop it returns io.EOF at the first frame boundary where it would read.
 func (r *Reader) Next() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	for {
 		if err := r.need(4); err != nil {
+			if err == errStopped {
+				r.err = io.EOF
+				return nil, io.EOF
+			}
 			if errors.Is(err, io.EOF) {
 				if r.stopped {
 					r.err = io.EOF
@@ -319,6 +381,13 @@ func (r *Reader) Next() ([]byte, error) {
 		case t == ControlStart && r.stopped && !r.opts.Bidirectional:
 			// Another stream follows, as in files joined with cat.
 			r.stopped = false
+		case t == ControlStart && r.opts.Continue && !r.opts.Bidirectional:
+			// The writer died and a new one began: what it had
+			// written whole was read; a frame it left cut short
+			// would have failed above.
+			if r.opts.Log != nil {
+				r.opts.Log.Warn("the writer restarted without STOP: a new stream follows", "frame", r.frames+1, "offset", r.offset)
+			}
 		default:
 			return nil, r.fail(fmt.Errorf("%w: %v", ErrUnexpected, t))
 		}
@@ -345,7 +414,20 @@ func (r *Reader) need(n int) error {
 	}
 	r.arm()
 	for r.end-r.start < n {
-		m, err := r.r.Read(r.buf[r.end:])
+		buf := r.buf[r.end:]
+		if r.halt.Load() {
+			// Stopping: at a frame boundary, read nothing more; in a
+			// frame, read only its rest, so that the next reader of
+			// the input starts at a frame.
+			if r.end == r.start {
+				return errStopped
+			}
+			if !r.finishing {
+				r.finish()
+			}
+			buf = r.buf[r.end : r.start+n]
+		}
+		m, err := r.r.Read(buf)
 		r.end += m
 		if err != nil {
 			if r.end-r.start >= n {
@@ -357,6 +439,15 @@ func (r *Reader) need(n int) error {
 				}
 				return fmt.Errorf("%w: %d of %d bytes", ErrTruncated, r.end-r.start, n)
 			}
+			if r.halt.Load() && isTimeout(err) {
+				if r.end == r.start {
+					return errStopped
+				}
+				if !r.finishing {
+					continue // Stop's own deadline: finish the frame
+				}
+				return fmt.Errorf("%w: stopped with %d of %d bytes, the rest not come in %v", ErrTruncated, r.end-r.start, n, r.stopWait())
+			}
 			if r.stillGoing(err) {
 				continue
 			}
@@ -364,6 +455,47 @@ func (r *Reader) need(n int) error {
 		}
 	}
 	return nil
+}
+
+// Stop makes the Reader end at a frame boundary, leaving its input where
+// the next reader can begin: Next returns the frames already buffered,
+// completes a frame it has begun by reading only the bytes it lacks
+// (waiting up to StopWait for them), and then returns io.EOF. Stop may be
+// called from another goroutine. A read blocked on an input with read
+// deadlines (an os.File of a pipe or FIFO, a network connection) returns
+// at once; on other inputs Stop takes effect at the next read. With
+// Timeout, Stop's interruption may be lost to the timeout's deadline.
+func (r *Reader) Stop() {
+	r.haltMu.Lock()
+	defer r.haltMu.Unlock()
+	r.halt.Store(true)
+	if r.sdl != nil {
+		r.sdl.SetReadDeadline(time.Now())
+	}
+}
+
+// finish replaces Stop's deadline with one that leaves time for the rest
+// of a frame. Stop sets its deadline under haltMu before a reader can see
+// halt, so this one comes after it.
+func (r *Reader) finish() {
+	r.haltMu.Lock()
+	defer r.haltMu.Unlock()
+	r.finishing = true
+	if r.sdl != nil {
+		r.sdl.SetReadDeadline(time.Now().Add(r.stopWait()))
+	}
+}
+
+func (r *Reader) stopWait() time.Duration {
+	if r.opts.StopWait > 0 {
+		return r.opts.StopWait
+	}
+	return DefaultStopWait
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // arm sets the timeout when the handshake or a frame is under way and

@@ -128,7 +128,9 @@ func Action(c *cli.Context) error {
 		}()
 	}
 	bad := m.Counter("bad_records", "Input frames that are not records.")
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}}, log)
+	// Continue: a FIFO that systemd holds may have been read in part by
+	// an earlier run, or written by a writer that crashed.
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}, Continue: true}, log)
 	defer src.Close()
 	read := make(chan error, 1)
 	go func() {
@@ -196,6 +198,15 @@ loop:
 		case <-sig.Usr1:
 			m.Log(log, "counters")
 		case <-ctx.Done():
+			// Stop the input at a frame boundary and spool what it
+			// still returns, so that a FIFO is left where the next
+			// run begins; a source that does not stop is left.
+			src.Stop()
+			select {
+			case runErr = <-read:
+			case <-time.After(fstrm.DefaultStopWait + 5*time.Second):
+				log.Warn("input did not stop in time: leaving it")
+			}
 			break loop
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -58,15 +59,59 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// SetReadDeadline sets the read deadline of the input under a plain
+// stream, as Frame Streams readers use to stop at a frame boundary. Under
+// compression or encryption it is os.ErrNoDeadline: the decoders read
+// ahead, and where they stopped is no place to resume anyway.
+func (r *Reader) SetReadDeadline(t time.Time) error {
+	if d, ok := r.Reader.(interface{ SetReadDeadline(time.Time) error }); ok && len(r.Layers) == 0 {
+		return d.SetReadDeadline(t)
+	}
+	return os.ErrNoDeadline
+}
+
+// rest reads what the sniffer buffered, then straight from r: a plain
+// stream is read with no read-ahead but the reader's own, so that a
+// reader that stops at a frame boundary leaves the input there.
+type rest struct {
+	buf []byte
+	r   io.Reader
+}
+
+func (p *rest) Read(b []byte) (int, error) {
+	if len(p.buf) == 0 {
+		return p.r.Read(b)
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[n:]
+	return n, nil
+}
+
+func (p *rest) SetReadDeadline(t time.Time) error {
+	if d, ok := p.r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return d.SetReadDeadline(t)
+	}
+	return os.ErrNoDeadline
+}
+
 // NewReader sniffs r and takes off each layer of zstd compression and age
-// encryption it finds. ids open age layers.
+// encryption it finds. ids open age layers. It reads no more than r
+// returns at once before it knows the stream is plain: a Frame Streams
+// stream, plain, begins with a byte that no encoding does.
 func NewReader(r io.Reader, ids []age.Identity) (*Reader, error) {
 	sr := &Reader{}
+	src := r
 	br := bufio.NewReaderSize(r, 64<<10)
 	for range maxLayers + 1 {
-		head, err := br.Peek(len(armorMagic))
+		head, err := br.Peek(1)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
+		}
+		if len(head) > 0 && (head[0] == zstdMagic[0] || head[0] == ageMagic[0] || head[0] == armorMagic[0]) {
+			head, err = br.Peek(len(armorMagic))
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
 		}
 		var next io.Reader
 		switch {
@@ -95,12 +140,14 @@ func NewReader(r io.Reader, ids []age.Identity) (*Reader, error) {
 			}
 			next = d
 		default:
-			sr.Reader = br
+			buffered, _ := br.Peek(br.Buffered())
+			sr.Reader = &rest{buf: buffered, r: src}
 			return sr, nil
 		}
 		if len(sr.Layers) > maxLayers {
 			break
 		}
+		src = next
 		br = bufio.NewReaderSize(next, 64<<10)
 	}
 	sr.Close()

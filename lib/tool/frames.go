@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"sync"
+	"time"
 
 	"filippo.io/age"
 
@@ -22,11 +25,71 @@ type Frames struct {
 	log   *slog.Logger
 	in    *Input
 	bad   []error
+
+	mu       sync.Mutex // the fields below, between Next and Stop
+	stopping bool
+	file     *os.File // the input being opened or read
+	reading  *Input   // in, once open
 }
 
-// NewFrames returns a reader of the named inputs ("-" is stdin).
+// NewFrames returns a reader of the named inputs ("-" is stdin). With
+// opts.Continue, a FIFO or socket among them is read as a pipeline stage
+// reads its input (see Open); opts.Log defaults to log.
 func NewFrames(names []string, ids []age.Identity, opts fstrm.ReaderOptions, log *slog.Logger) *Frames {
+	if opts.Continue && opts.Log == nil {
+		opts.Log = log
+	}
 	return &Frames{names: names, ids: ids, opts: opts, log: log}
+}
+
+// Stop makes Next return io.EOF once it has returned what it read, and
+// open no further input; it may be called from another goroutine, as on
+// SIGTERM. A plain FIFO or pipe is left at a frame boundary, for the next
+// reader (fstrm.Reader.Stop). A read that waits on a FIFO or pipe returns
+// at once; under compression or encryption it fails, and what the
+// decoders held is lost, as it would be at exit: the next reader could not
+// begin mid-way in such a stream anyway.
+func (fs *Frames) Stop() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.stopping = true
+	if fs.reading != nil {
+		fs.reading.Reader.Stop()
+		if len(fs.reading.s.Layers) == 0 {
+			return
+		}
+	}
+	if fs.file != nil {
+		fs.file.SetReadDeadline(time.Now())
+	}
+}
+
+// opened notes the file being opened, for Stop.
+func (fs *Frames) opened(f *os.File) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.file = f
+	if fs.stopping {
+		f.SetReadDeadline(time.Now())
+	}
+}
+
+// setInput notes the input being read, for Stop.
+func (fs *Frames) setInput(in *Input) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.reading = in
+	if in == nil {
+		fs.file = nil
+	} else if fs.stopping {
+		in.Reader.Stop()
+	}
+}
+
+func (fs *Frames) isStopping() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.stopping
 }
 
 // Next returns the next frame (valid until the next call), its number in
@@ -34,12 +97,17 @@ func NewFrames(names []string, ids []age.Identity, opts fstrm.ReaderOptions, log
 func (fs *Frames) Next() ([]byte, int64, string, error) {
 	for {
 		if fs.in == nil {
-			if len(fs.names) == 0 {
+			if len(fs.names) == 0 || fs.isStopping() {
 				return nil, 0, "", io.EOF
 			}
-			in, err := Open(fs.names[0], fs.ids, fs.opts)
+			in, err := open(fs.names[0], fs.ids, fs.opts, fs.opened)
 			fs.names = fs.names[1:]
 			if err != nil {
+				fs.setInput(nil)
+				if fs.isStopping() && errors.Is(err, os.ErrDeadlineExceeded) {
+					// Stopped before the input said anything.
+					return nil, 0, "", io.EOF
+				}
 				if Code(err) == ExitUsage {
 					// A missing identity: no input will do better.
 					return nil, 0, "", err
@@ -48,18 +116,23 @@ func (fs *Frames) Next() ([]byte, int64, string, error) {
 				continue
 			}
 			fs.in = in
+			fs.setInput(in)
 		}
 		b, err := fs.in.Next()
 		if err == nil {
 			return b, fs.in.Frames(), fs.in.Name, nil
 		}
-		if errors.Is(err, fstrm.ErrMissingStop) {
+		if err != io.EOF && fs.isStopping() && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Stop cut a read under compression or encryption.
+			fs.log.Info("stopped reading", "input", fs.in.Name, "frames", fs.in.Frames())
+		} else if errors.Is(err, fstrm.ErrMissingStop) {
 			// Nothing lost: the writer did not finish (a capture cut
 			// short between frames).
 			fs.log.Warn("stream ended without STOP", "input", fs.in.Name, "frames", fs.in.Frames())
 		} else if err != io.EOF {
 			fs.fail(fmt.Errorf("%s: %w", fs.in.Name, err))
 		}
+		fs.setInput(nil)
 		fs.in.Close()
 		fs.in = nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -72,7 +73,19 @@ func Identities(c *cli.Context) ([]age.Identity, error) {
 // encryption, and its Frame Streams opening, checked against the content
 // types the tool reads. Errors are input errors (exit 3) that name the
 // input.
+//
+// opts.Continue is honoured only for a FIFO or socket, the pipeline's
+// inputs: a regular file, or a terminal, is read strictly. Such stdin is
+// read through a non-blocking duplicate, which has read deadlines, so that
+// the Frame Streams reader can Stop at a frame boundary; opts.Log, when
+// set, names the input.
 func Open(name string, ids []age.Identity, opts fstrm.ReaderOptions) (*Input, error) {
+	return open(name, ids, opts, nil)
+}
+
+// open is Open, calling opened, when not nil, with the file as soon as it
+// is open and before anything is read from it.
+func open(name string, ids []age.Identity, opts fstrm.ReaderOptions, opened func(*os.File)) (*Input, error) {
 	in := &Input{Name: name, f: os.Stdin}
 	if name == "-" {
 		in.Name = "stdin"
@@ -82,6 +95,22 @@ func Open(name string, ids []age.Identity, opts fstrm.ReaderOptions) (*Input, er
 			return nil, InputError(err)
 		}
 		in.f = f
+	}
+	if opts.Continue && !isPipe(in.f) {
+		opts.Continue = false
+	}
+	if opts.Continue && in.f == os.Stdin {
+		f, err := pollable(os.Stdin)
+		if err != nil {
+			return nil, InputError(fmt.Errorf("%s: %w", in.Name, err))
+		}
+		in.f = f
+	}
+	if opts.Log != nil {
+		opts.Log = opts.Log.With("input", in.Name)
+	}
+	if opened != nil {
+		opened(in.f)
 	}
 	s, err := stream.NewReader(in.f, ids)
 	if err != nil {
@@ -102,6 +131,31 @@ func Open(name string, ids []age.Identity, opts fstrm.ReaderOptions) (*Input, er
 	}
 	in.Reader = r
 	return in, nil
+}
+
+// isPipe reports whether f is a FIFO, a pipe or a socket: an input that
+// can outlive the processes that read and write it.
+func isPipe(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0
+}
+
+// pollable returns a duplicate of f in non-blocking mode, which Go's
+// poller serves, so that it has read deadlines. f itself may be blocking,
+// as the pipe a shell or exec gives; a FIFO that systemd passes is
+// non-blocking already. The mode belongs to the open file, which f shares,
+// so f is not to be read any more.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("dup: %w", err)
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("set non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // Output is the stream a tool writes: stdout or the -w file, encoded as
