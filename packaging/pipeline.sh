@@ -295,7 +295,7 @@ start_stage() {
 		cd /
 		umask 0022
 		exec env -i "${launcher[@]}" /usr/bin/env "${envv[@]}" "${priv[@]}" -- "${ARGV[@]}"
-	) </dev/null >"$work/tapir-$name.log" 2>&1 &
+	) </dev/null >>"$work/tapir-$name.log" 2>&1 &
 	pid[$name]=$!
 	printf '   tapir-%s (pid %s, as %s): %s\n' "$name" "$!" "${user:-root}" "${ARGV[*]}"
 	if [ -n "$stream" ]; then
@@ -408,6 +408,7 @@ server:
 	local-zone: "fresh.test." static
 	local-data: "first.fresh.test. 300 IN A 192.0.2.10"
 	local-data: "second.fresh.test. 300 IN A 192.0.2.11"
+	local-data: "third.fresh.test. 300 IN A 192.0.2.12"
 remote-control:
 	control-enable: no
 include: "$unbound_conf_snippet"
@@ -437,18 +438,35 @@ for ((i = 0; ; i++)); do
 done
 for s in "${stages[@]}"; do running_as "$s" "/usr/bin/tapir-$s" tapir; done
 
-step "queries: 400 in three seconds, to well-known and to new names"
+step "queries: 401 in three seconds, to well-known and new names; tapir-anon, then tapir-agg restarted between"
+# Each restart is a systemctl restart: SIGTERM (the stage stops at a frame
+# boundary of its FIFO, having handled all it took), then a new process
+# that joins the stream where the old one stopped. Nothing may be lost.
 : >"$work/queries"
 for n in $(seq 100); do
 	printf '%s A\n' www.example.test mail.example.test first.fresh.test second.fresh.test >>"$work/queries"
 done
+echo 'third.fresh.test A' >>"$work/queries" # asked only after both restarts
 for part in 1 2 3; do
 	dig -p "$port" @127.0.0.1 +tries=1 +time=2 -f <(sed -n "$(((part - 1) * 134 + 1)),$((part * 134))p" "$work/queries") >"$work/dig-$part.out" 2>&1 ||
 		fail "dig: $(tail -n 3 "$work/dig-$part.out")"
+	case $part in
+	1) restarted=anon ;;
+	2) restarted=agg ;;
+	3) restarted= ;;
+	esac
+	if [ -n "$restarted" ]; then
+		stop_stage "$restarted"
+		start_stage "$restarted"
+	fi
 	sleep 1
 done
 answers=$(cat "$work"/dig-*.out | grep -c 'status: NOERROR' || true)
-((answers == 400)) || fail "Unbound answered $answers of 400 queries with NOERROR"
+((answers == 401)) || fail "Unbound answered $answers of 401 queries with NOERROR"
+for s in anon agg; do
+	grep -q 'continuing a stream begun before this process' "$work/tapir-$s.log" ||
+		fail "the restarted tapir-$s did not say it joined the stream"
+done
 
 step "stop in order (SIGTERM): listen, anon, agg, send"
 stop_stage listen
@@ -481,27 +499,35 @@ new=$(grep -c '"type":"new_qname"' "$work/archive.json" || true)
 printf '   %s file(s): %s histogram and %s new_qname records\n' "${#files[@]}" "$histograms" "$new"
 ((histograms > 0)) || fail "no histogram record in the archive"
 ((new > 0)) || fail "no new_qname record in the archive"
-# All that tapir-agg wrote (its counters at exit), no more, no less.
-agg=$(grep 'counters at exit' "$work/tapir-agg.log" | tail -n 1)
-[[ $agg =~ \ histograms=([0-9]+)\  && $agg =~ \ new_qnames=([0-9]+)( |$) ]] || fail "no counters at exit from tapir-agg"
-[[ $agg =~ \ histograms=([0-9]+) ]] && want_h=${BASH_REMATCH[1]}
-[[ $agg =~ \ new_qnames=([0-9]+) ]] && want_n=${BASH_REMATCH[1]}
+# All that tapir-agg wrote (its counters at exit, summed over its two
+# runs), no more, no less.
+want_h=0 want_n=0 runs=0
+while IFS= read -r agg; do
+	[[ $agg =~ \ histograms=([0-9]+) ]] || fail "no histograms= in: $agg"
+	want_h=$((want_h + BASH_REMATCH[1]))
+	[[ $agg =~ \ new_qnames=([0-9]+) ]] || fail "no new_qnames= in: $agg"
+	want_n=$((want_n + BASH_REMATCH[1]))
+	runs=$((runs + 1))
+done < <(grep 'counters at exit' "$work/tapir-agg.log")
+((runs == 2)) || fail "tapir-agg logged counters at exit $runs times, want 2 (one restart)"
 ((histograms == want_h && new == want_n)) ||
 	fail "the archive holds $histograms histogram and $new new_qname records; tapir-agg wrote $want_h and $want_n"
 # New names: each fresh one once; the well-known ones never.
-for name in first.fresh.test. second.fresh.test.; do
+for name in first.fresh.test. second.fresh.test. third.fresh.test.; do
 	n=$(grep -F '"type":"new_qname"' "$work/archive.json" | grep -cF "\"qname\":\"$name\"" || true)
 	((n == 1)) || fail "$n new_qname records of $name, want 1"
 done
 if grep -F '"type":"new_qname"' "$work/archive.json" | grep -qF 'example.test.'; then
 	fail "a new_qname record of a well-known name"
 fi
-# Histograms: the 200 queries for www. and mail.example.test, counted
-# under example.test.
-count=$(grep -oE '"label0":"test","label1":"example","a_count":[0-9]+' "$work/archive.json" |
-	awk -F: '{ n += $NF } END { print n + 0 }')
-((count >= 200)) || fail "the histograms count $count A queries of example.test, want 200 or more"
-printf '   example.test: %s A queries in the histograms; first. and second.fresh.test: new_qname\n' "$count"
+# Histograms: the 200 queries for www. and mail.example.test, counted in
+# the rows of the suffix entry .example.test. (edm_status_bits 2), across
+# both restarts: not one lost, not one twice.
+count=$(perl -MJSON::PP -ne '$r = decode_json($_); next unless $r->{type} eq "histogram";
+	for (@{$r->{rows}}) { $n += $_->{a_count} if $_->{label0} eq "test" && $_->{label1} eq "example" && $_->{edm_status_bits} == 2 }
+	END { print $n + 0 }' "$work/archive.json")
+((count == 200)) || fail "the histograms count $count A queries under .example.test, want 200"
+printf '   .example.test: %s A queries in the histograms; first., second. and third.fresh.test: new_qname\n' "$count"
 if grep -Eq '127\.0\.0\.1|"::1"|7f000001' "$work/archive.json"; then
 	fail "the archive holds the client address 127.0.0.1"
 fi
