@@ -73,3 +73,24 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	w.Close()
 }
+
+// BenchmarkReaderContinue reads as a pipeline stage reads its FIFO.
+func BenchmarkReaderContinue(b *testing.B) {
+	s := frames200(b, 100000)
+	b.SetBytes(int64(len(s)) / 100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		r, err := NewFileReader(bytes.NewReader(s), ReaderOptions{ContentTypes: []string{ct}, Continue: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; n < b.N; n++ {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
