@@ -171,8 +171,10 @@ func Action(c *cli.Context) error {
 
 	// Continue: a FIFO that systemd holds may have been read in part by
 	// an earlier run, or written by a writer that crashed.
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true}, log)
+	// Plausible: what follows a crash is checked (resynchronised).
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: tool.Plausible(dnstap.ContentType)}, log)
 	defer src.Close()
+	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	// The reader hands over frames in batches, so that a quiet stdin
 	// cannot keep SIGTERM from being served, at little cost per frame.
 	// On SIGTERM the loop stops the source and aggregates what it still

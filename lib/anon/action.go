@@ -41,8 +41,10 @@ func Action(c *cli.Context) error {
 	// Continue: a FIFO that systemd holds may have been read in part by
 	// an earlier run, or written by a writer that crashed; on SIGTERM,
 	// Run stops it at a frame boundary for the next run.
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true}, log)
+	// Plausible: what follows a crash is checked (resynchronised).
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: tool.Plausible(dnstap.ContentType)}, log)
 	defer src.Close()
+	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	sink := &lockedSink{out: out}
 	go func() {
 		for {

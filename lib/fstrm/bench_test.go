@@ -3,6 +3,8 @@ package fstrm
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	framestream "github.com/farsightsec/golang-framestream"
@@ -93,4 +95,62 @@ func BenchmarkReaderContinue(b *testing.B) {
 			}
 		}
 	}
+}
+
+// realFrames is a stream of the frames of the captures in testdata, over
+// and over: DNS messages hold many zero bytes, unlike frames200.
+func realFrames(b *testing.B, n int) []byte {
+	files, _ := filepath.Glob("../../testdata/dns-violations/*.dnstap")
+	var frames [][]byte
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := NewFileReader(f, ReaderOptions{})
+		if err == nil {
+			got, _ := readAll(r)
+			for _, g := range got {
+				frames = append(frames, []byte(g))
+			}
+		}
+		f.Close()
+	}
+	if len(frames) == 0 {
+		b.Skip("no captures")
+	}
+	var buf bytes.Buffer
+	w := NewWriter(&buf, ct)
+	for i := range n {
+		w.WriteFrame(frames[i%len(frames)])
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+func benchmarkRead(b *testing.B, s []byte, n int, opts ReaderOptions) {
+	b.SetBytes(int64(len(s)) / int64(n))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		r, err := NewFileReader(bytes.NewReader(s), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; i < b.N; i++ {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkReaderReal(b *testing.B) {
+	benchmarkRead(b, realFrames(b, 100000), 100000, ReaderOptions{})
+}
+
+func BenchmarkReaderRealContinue(b *testing.B) {
+	benchmarkRead(b, realFrames(b, 100000), 100000, ReaderOptions{ContentTypes: []string{ct}, Continue: true})
 }

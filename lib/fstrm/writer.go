@@ -145,6 +145,20 @@ func (w *Writer) WriteFrames(b []byte, n int) error {
 	return err
 }
 
+// Sync writes a sync point: STOP, then START of the same content type,
+// which every reader takes for two streams one after the other. A reader
+// of a FIFO that lost its place, as the next one does after a reader or
+// writer died mid-frame, finds its place again at START (see
+// ReaderOptions.Continue). It is buffered like a frame. A bidirectional
+// stream has none: STOP would end it.
+func (w *Writer) Sync() {
+	if w.rw != nil || w.closed {
+		return
+	}
+	w.control(ControlStop)
+	w.control(ControlStart)
+}
+
 // Flush writes buffered frames to the underlying writer.
 func (w *Writer) Flush() error { return w.bw.Flush() }
 

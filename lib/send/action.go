@@ -130,8 +130,10 @@ func Action(c *cli.Context) error {
 	bad := m.Counter("bad_records", "Input frames that are not records.")
 	// Continue: a FIFO that systemd holds may have been read in part by
 	// an earlier run, or written by a writer that crashed.
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}, Continue: true}, log)
+	// Plausible: what follows a crash is checked (resynchronised).
+	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}, Continue: true, Plausible: tool.Plausible(ct)}, log)
 	defer src.Close()
+	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	read := make(chan error, 1)
 	go func() {
 		for {

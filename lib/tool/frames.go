@@ -1,17 +1,21 @@
 package tool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/record"
 )
 
 // Frames reads the frames of several inputs one after another, as a
@@ -25,6 +29,8 @@ type Frames struct {
 	log   *slog.Logger
 	in    *Input
 	bad   []error
+	seen  int64        // in.Skipped(), counted in skipped
+	skip  atomic.Int64 // bytes skipped resynchronising, all inputs
 
 	mu       sync.Mutex // the fields below, between Next and Stop
 	stopping bool
@@ -119,6 +125,10 @@ func (fs *Frames) Next() ([]byte, int64, string, error) {
 			fs.setInput(in)
 		}
 		b, err := fs.in.Next()
+		if s := fs.in.Skipped(); s != fs.seen {
+			fs.skip.Add(s - fs.seen)
+			fs.seen = s
+		}
 		if err == nil {
 			return b, fs.in.Frames(), fs.in.Name, nil
 		}
@@ -135,7 +145,33 @@ func (fs *Frames) Next() ([]byte, int64, string, error) {
 		fs.setInput(nil)
 		fs.in.Close()
 		fs.in = nil
+		fs.seen = 0
 	}
+}
+
+// Skipped is the number of bytes the inputs skipped to find their place
+// again after framing errors (fstrm.ReaderOptions.Continue). It may be
+// called from any goroutine, as a metric's.
+func (fs *Frames) Skipped() int64 { return fs.skip.Load() }
+
+// Plausible is the check, for fstrm.ReaderOptions.Plausible, that a frame
+// can be one of content type ct: a dnstap frame decodes, with a Message;
+// a record is a JSON object (which holds no zero byte). It is nil for
+// other content types.
+func Plausible(ct string) func([]byte) bool {
+	switch ct {
+	case dnstap.ContentType:
+		return func(b []byte) bool {
+			var f dnstap.Frame
+			return f.Unmarshal(b) == nil && f.HasMessage
+		}
+	case record.ContentType:
+		return func(b []byte) bool {
+			b = bytes.TrimSpace(b)
+			return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && bytes.IndexByte(b, 0) < 0
+		}
+	}
+	return nil
 }
 
 func (fs *Frames) fail(err error) {
@@ -144,7 +180,9 @@ func (fs *Frames) fail(err error) {
 }
 
 // Buffered reports whether Next can return without waiting for input.
-func (fs *Frames) Buffered() bool { return fs.in != nil && fs.in.Buffered() >= 4 }
+// Control frames do not count: after a sync point or STOP, Next would
+// wait.
+func (fs *Frames) Buffered() bool { return fs.in != nil && fs.in.DataBuffered() }
 
 // Err returns an input error (exit 3) if any input could not be read.
 func (fs *Frames) Err() error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -161,13 +162,27 @@ func pollable(f *os.File) (*os.File, error) {
 // Output is the stream a tool writes: stdout or the -w file, encoded as
 // the flags say. It is safe for use by one goroutine at a time, except
 // Reopen, which the caller serialises with writes.
+//
+// When the output is a FIFO named with -w, not compressed or encrypted, Flush
+// and FlushFrames first write a sync point (fstrm.Writer.Sync: STOP, then
+// START) if frames were written since the last one and it is
+// SyncInterval ago: the next stage, if it died mid-frame, or if this
+// process dies mid-frame, finds its place again there. An idle pipe
+// carries nothing.
 type Output struct {
 	*fstrm.Writer
 	path string
 	opts stream.WriterOptions
 	f    *os.File
 	enc  io.WriteCloser
+
+	sync     bool      // write sync points
+	synced   int64     // Writer.Frames at the last sync point
+	syncedAt time.Time // when it was written
 }
+
+// SyncInterval is the least time between an Output's sync points.
+const SyncInterval = time.Second
 
 // CreateOutput opens the output that the flags name, for a stream of
 // content type ct. It refuses to write a binary stream to a terminal.
@@ -181,6 +196,7 @@ func CreateOutput(c *cli.Context, ct string) (*Output, error) {
 		return nil, err
 	}
 	o.Writer = fstrm.NewWriter(o.enc, ct)
+	o.synced, o.syncedAt = 0, time.Now()
 	return o, nil
 }
 
@@ -204,11 +220,27 @@ func (o *Output) open(flag int) error {
 		return err
 	}
 	o.enc = enc
+	fi, err := o.f.Stat()
+	// Only a FIFO named with -w, as the units' stages write: a shell pipe
+	// on stdout may feed a reader that ends at the first STOP (dnstap -r).
+	o.sync = err == nil && o.f != os.Stdout && fi.Mode()&os.ModeNamedPipe != 0 && !o.opts.Zstd && len(o.opts.Recipients) == 0
 	return nil
+}
+
+// syncPoint writes a sync point when one is due (see Output).
+func (o *Output) syncPoint() {
+	if !o.sync || o.Writer.Frames() == o.synced {
+		return
+	}
+	if now := time.Now(); now.Sub(o.syncedAt) >= SyncInterval {
+		o.Writer.Sync()
+		o.synced, o.syncedAt = o.Writer.Frames(), now
+	}
 }
 
 // Flush writes out what is buffered, through the compressor.
 func (o *Output) Flush() error {
+	o.syncPoint()
 	if err := o.Writer.Flush(); err != nil {
 		return err
 	}
@@ -230,6 +262,7 @@ func (o *Output) Reopen() error {
 		return err
 	}
 	o.Writer.Reset(o.enc)
+	o.synced, o.syncedAt = o.Writer.Frames(), time.Now()
 	return nil
 }
 
@@ -256,4 +289,8 @@ func (o *Output) Close() error {
 
 // FlushFrames writes buffered frames on to the encoder or file without
 // ending a compressed block.
-func (o *Output) FlushFrames() error { return o.Writer.Flush() }
+// It writes a sync point when one is due (see Output).
+func (o *Output) FlushFrames() error {
+	o.syncPoint()
+	return o.Writer.Flush()
+}

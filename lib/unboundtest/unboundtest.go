@@ -285,10 +285,10 @@ func (c *Config) check() error {
 	if c.Dnstap != "" {
 		if c.DnstapSocket != "" || c.DnstapTCP != "" || c.Identity != "" ||
 			c.LogClientQuery || c.LogClientResponse || c.LogResolverQuery || c.LogResolverResponse {
-			return errors.New("Dnstap is set together with DnstapSocket, DnstapTCP, Identity or a Log field")
+			return errors.New("config: Dnstap is set together with DnstapSocket, DnstapTCP, Identity or a Log field")
 		}
 		if !strings.HasPrefix(strings.TrimSpace(c.Dnstap), "dnstap:") {
-			return errors.New("Dnstap does not begin with the dnstap: clause")
+			return errors.New("config: Dnstap does not begin with the dnstap: clause")
 		}
 	}
 	// A sockaddr_un holds at most 107 bytes of path on Linux.
