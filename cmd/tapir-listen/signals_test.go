@@ -182,13 +182,16 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// Socket activation: systemd passes a listening socket (here through
-// systemd-socket-activate, which does what systemd does).
+// Socket activation: systemd passes listening sockets (here through
+// systemd-socket-activate, which does what systemd does): the unix socket
+// of tapir-listen.socket, and a TCP one, as an operator adds with
+// ListenStream=ADDR:PORT for a resolver on another machine.
 func TestSystemdActivation(t *testing.T) {
 	activate := tooltest.Need(t, "systemd-socket-activate")
 	dir := t.TempDir()
 	sock, out := filepath.Join(dir, "activated.sock"), filepath.Join(dir, "out.fstrm")
-	cmd := exec.Command(activate, "-l", sock, "--fdname=dnstap", "-E", "TAPIR_TEST_MAIN=1", os.Args[0], "-w", out, "--metrics", "127.0.0.1:0")
+	tcp := freePort(t)
+	cmd := exec.Command(activate, "-l", sock, "-l", tcp, "--fdname=dnstap:remote", "-E", "TAPIR_TEST_MAIN=1", os.Args[0], "-w", out, "--metrics", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
 	stderr := new(strings.Builder)
 	cmd.Stderr = stderr
@@ -200,6 +203,12 @@ func TestSystemdActivation(t *testing.T) {
 	// systemd-socket-activate starts the program on the first connection.
 	send(t, dialUnix(t, sock), "activated", 3)
 	waitFrames(t, out, 3)
+	remote, err := net.Dial("tcp", tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, remote, "remote-resolver", 2)
+	waitFrames(t, out, 5)
 
 	m := regexp.MustCompile(`serving metrics.* addr=(\S+)`).FindStringSubmatch(stderr.String())
 	if m == nil {
@@ -211,7 +220,7 @@ func TestSystemdActivation(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"tapir_listen_frames_total 3", "tapir_listen_connections_total 1", `tapir_listen_dropped_frames_total{reason="full"} 0`} {
+	for _, want := range []string{"tapir_listen_frames_total 5", "tapir_listen_connections_total 2", `tapir_listen_dropped_frames_total{reason="full"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -220,8 +229,13 @@ func TestSystemdActivation(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, stderr)
 	}
-	if !strings.Contains(stderr.String(), "on=systemd:dnstap") {
-		t.Errorf("the activated socket was not named:\n%s", stderr)
+	for _, on := range []string{"on=systemd:dnstap", "on=systemd:remote"} {
+		if !strings.Contains(stderr.String(), on) {
+			t.Errorf("the activated socket was not named (%s):\n%s", on, stderr)
+		}
+	}
+	if got := readFrames(t, out, true); len(got) != 5 || got[3].identity != "remote-resolver" {
+		t.Errorf("frames %v", got)
 	}
 }
 
