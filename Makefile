@@ -75,7 +75,11 @@ install: build
 	  install -m 0644 completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
 	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
-	install -m 0644 lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	# The units name the tools where this install puts them.
+	for u in lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer; do \
+	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; \
+	done
 	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus
 	install -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tapir-toolkit.conf
 	install -m 0644 lib/resolvers/*.conf lib/resolvers/*.lua $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers/

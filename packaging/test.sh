@@ -26,6 +26,25 @@ shopt -u nullglob
 [ "${#rpms[@]}" = 1 ] || fail "want exactly one packaging/dist/${pkg}-*.x86_64.rpm, found ${#rpms[@]}: run make package"
 rpm=${rpms[0]}
 
+step "make install DESTDIR=... PREFIX=/opt/tapir: the files, and units that name /opt/tapir/bin"
+dest=$(mktemp -d)
+make -s install DESTDIR="$dest" PREFIX=/opt/tapir >/dev/null || fail "make install"
+for t in "${tools[@]}"; do
+	[ -x "$dest/opt/tapir/bin/$t" ] || fail "make install: bin/$t missing"
+	[ -f "$dest/opt/tapir/share/man/man1/$t.1" ] || fail "make install: man page of $t missing"
+done
+for f in lib/systemd/*.service lib/systemd/*.socket lib/systemd/*.timer lib/resolvers/*.conf lib/prometheus/alerts.yml; do
+	case $f in
+	lib/systemd/*) [ -f "$dest/opt/tapir/lib/systemd/system/${f##*/}" ] || fail "make install: ${f##*/} missing" ;;
+	lib/resolvers/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/resolvers/${f##*/}" || fail "make install: ${f##*/}" ;;
+	lib/prometheus/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/prometheus/${f##*/}" || fail "make install: ${f##*/}" ;;
+	esac
+done
+if grep -l /usr/local/bin "$dest"/opt/tapir/lib/systemd/system/*; then fail "make install: units above name /usr/local/bin"; fi
+grep -q 'ExecStart=/opt/tapir/bin/tapir-send ' "$dest/opt/tapir/lib/systemd/system/tapir-send.service" || fail "make install: tapir-send.service does not run /opt/tapir/bin/tapir-send"
+[ -f "$dest/etc/tapir/tapir.env" ] || fail "make install: /etc/tapir/tapir.env missing"
+rm -rf "$dest"
+
 installed() { dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; }
 if dpkg-query -W "$pkg" >/dev/null 2>&1; then
 	step "purging the $pkg left by an earlier run"
