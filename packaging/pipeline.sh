@@ -12,8 +12,8 @@
 # The emulation of systemd covers what these units use, and fails on what
 # it does not understand rather than guess:
 #   - ListenFIFO= (tapir-anon, -agg, -send.socket): the FIFO made with
-#     SocketMode=, SocketUser=, SocketGroup= and its directory with
-#     DirectoryMode=, held open read-write (as systemd holds it) for the
+#     SocketMode=, SocketUser=, SocketGroup=, PipeSize= and its directory
+#     with DirectoryMode=, held open read-write (as systemd holds it) for the
 #     whole run; the service gets it, opened O_RDWR|O_NONBLOCK, as its
 #     stdin (StandardInput=socket) and as fd 3 with LISTEN_FDS=1.
 #   - ListenStream= (tapir-listen.socket): systemd-socket-activate listens,
@@ -238,6 +238,24 @@ fifo_socket() {
 	socket_owner "$sock" "$fifo"
 	sleep infinity <>"$fifo" >/dev/null 2>&1 &
 	holders+=($!)
+	pipe_size "$sock" "$fifo"
+}
+
+# pipe_size SOCKETUNIT FIFO: PipeSize= (F_SETPIPE_SZ), checked.
+pipe_size() {
+	local size bytes got
+	size=$(unit_value "$1" PipeSize)
+	[ -n "$size" ] || return 0
+	case $size in
+	*K) bytes=$((${size%K} * 1024)) ;;
+	*M) bytes=$((${size%M} * 1024 * 1024)) ;;
+	*[!0-9]*) fail "$1: PipeSize=$size is not emulated" ;;
+	*) bytes=$size ;;
+	esac
+	got=$(perl -MFcntl -e 'sysopen(my $f, $ARGV[0], O_RDWR|O_NONBLOCK) or die "$ARGV[0]: $!\n";
+		defined(fcntl($f, 1031, $ARGV[1] + 0)) or die "F_SETPIPE_SZ $ARGV[0]: $!\n";
+		print fcntl($f, 1032, 0) + 0, "\n"' "$2" "$bytes") || fail "PipeSize=$size on $2"
+	((got >= bytes)) || fail "$2: pipe size $got, want $bytes"
 }
 
 # fifo_pending PATH: bytes written to the FIFO and not yet read.
