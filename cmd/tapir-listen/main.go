@@ -81,7 +81,7 @@ var manual = tool.Manual{
 			Command: "tapir-listen -u /tmp/dnstap.sock | tapir-cat"},
 	},
 	Sections: [][2]string{
-		{"RESOLVERS", resolvers.Section(`tapir-listen.socket listens on /run/tapir/dnstap.sock, mode 0660, group unbound. For another resolver, give the socket its group (systemctl edit tapir-listen.socket, SocketGroup=): bind for BIND, knot-resolver for Knot Resolver, pdns for PowerDNS Recursor, _dnsdist for dnsdist. These files are installed in /usr/share/doc/tapir-toolkit/resolvers; the tests start each resolver with them.`, resolvers.Dnstap)},
+		{"RESOLVERS", resolvers.Section(`tapir-listen.socket listens on /run/tapir/dnstap.sock, mode 0660, group unbound. For another resolver, give the socket its group (systemctl edit tapir-listen.socket, SocketGroup=): bind for BIND, knot-resolver for Knot Resolver, pdns for PowerDNS Recursor, _dnsdist for dnsdist. Where AppArmor confines the resolver (Debian's and Ubuntu's profiles for Unbound and BIND), allow the socket: add the line "/run/tapir/dnstap.sock rw," to /etc/apparmor.d/local/usr.sbin.unbound (or usr.sbin.named) and reload the profile with apparmor_parser -r (the tests run without AppArmor). These files are installed in /usr/share/doc/tapir-toolkit/resolvers; the tests start each resolver with them.`, resolvers.Dnstap)},
 		{"SIGNALS", `SIGTERM, SIGINT: stop accepting, read what connected resolvers have already sent (for up to a second), write every buffered frame and STOP, exit 0.
 
 SIGHUP: end the stream in the -w file and start a new one in a file opened anew at that path (for logrotate); if the file was not moved away, the new stream is appended to it.
