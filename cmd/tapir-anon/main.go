@@ -102,7 +102,7 @@ truncate: keeps the first --v4-prefix and --v6-prefix bits and zeroes the rest: 
 
 With any method the key holder can reverse the pseudonyms (all but truncate). Keep the key on the edge.`},
 		{"KEYS", `Key files must have mode 0600 or stricter, or tapir-anon refuses them, naming the file and its mode. The key is never logged. Make one with: head -c 32 /dev/urandom > FILE. With --rotate, the master key never touches a frame: each period's key is HKDF-SHA256(master, "tapir-anon period " + period), so disclosing one period's key reveals nothing of another's.`},
-		{"FIFOS", `A FIFO or pipe on the input (as the units of tapir(7) pass the stream between the stages, through FIFOs that systemd holds open) is read as a stream that may have begun before this process: it may begin with data frames (an earlier run took START) and a writer may restart without STOP; both are logged. On SIGTERM the tool stops at a frame boundary, having handled every frame it took, so that the next run goes on exactly there. After a crash, of this tool or of the writer, the input may be left inside a frame: the tool then skips to the next START (writers to a FIFO put STOP and START in their stream at most once a second, while they write), logs it and counts the bytes skipped (input_skipped_bytes_total). Files are read strictly: a framing error there is an input error (exit 3).`},
+		tool.FIFOs,
 		{"SIGNALS", `SIGTERM, SIGINT: stop reading at a frame boundary (see FIFOS), write what has been read, then STOP, exit 0.
 
 SIGHUP: re-read the key file and reopen the -w file (a new stream, appended if the file was not moved away).

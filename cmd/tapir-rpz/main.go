@@ -108,7 +108,8 @@ An example:
 		{"MONITOR MODE", resolvers.Section(`Many operators begin by watching what the zone would block. Either serve the zone with --monitor (every rule PASSTHRU: Unbound's rpz-log and BIND's rpz log category show each hit), or have the resolver log the zone's rules and apply none of them:`, resolvers.Monitor) + `
 
 Then tapir-cat --match-rpz ZONEFILE counts, rule by rule, what a dnstap stream or archive would have had blocked.`},
-		{"SIGNALS", `SIGTERM, SIGINT: stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},
+		tool.FIFOs,
+		{"SIGNALS", `SIGTERM, SIGINT: stop reading at a frame boundary (see FIFOS), apply what was read, stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},
 	},
 	SeeAlso: []string{"tapir-listen(1)", "named-checkzone(1)", "unbound.conf(5)"},
 }

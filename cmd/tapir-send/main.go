@@ -105,7 +105,7 @@ var manual = tool.Manual{
 			Command: "tapir-send --spool /var/lib/tapir/spool --status"},
 	},
 	Sections: [][2]string{
-		{"FIFOS", `A FIFO or pipe on the input (as the units of tapir(7) pass the stream between the stages, through FIFOs that systemd holds open) is read as a stream that may have begun before this process: it may begin with data frames (an earlier run took START) and a writer may restart without STOP; both are logged. On SIGTERM the tool stops at a frame boundary, having handled every frame it took, so that the next run goes on exactly there. After a crash, of this tool or of the writer, the input may be left inside a frame: the tool then skips to the next START (writers to a FIFO put STOP and START in their stream at most once a second, while they write), logs it and counts the bytes skipped (input_skipped_bytes_total). Files are read strictly: a framing error there is an input error (exit 3).`},
+		tool.FIFOs,
 		{"SIGNALS", `SIGTERM, SIGINT: stop reading at a frame boundary (see FIFOS) and stop sending; what was not delivered stays in the spool; exit 0.
 
 SIGUSR1: log the counters (delivered, rejected, retries, spool_dropped, spool_items, spool_bytes, per destination).`},

@@ -70,16 +70,32 @@ func open(c *cli.Context, compact bool) (*Processor, error) {
 }
 
 // observe applies every observation record of the inputs (-r, or stdin
-// when serving), until they end or ctx ends.
-func observe(ctx context.Context, c *cli.Context, p *Processor, names []string) error {
+// when serving), until they end or, when serving, ctx ends: then the
+// input stops at a frame boundary, after what it holds is applied.
+func observe(ctx context.Context, c *cli.Context, p *Processor, names []string, m *metrics.Set) error {
 	ids, err := tool.Identities(c)
 	if err != nil {
 		return err
 	}
 	log := slog.Default()
-	src := tool.NewFrames(names, ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType}}, log)
+	// Continue: under systemd the input is a FIFO (tapir-rpz.socket) that
+	// an earlier run read in part, or whose writer restarted or crashed.
+	src := tool.NewFrames(names, ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType},
+		Continue: true, Plausible: tool.Plausible(record.ContentType)}, log)
 	defer src.Close()
-	for ctx.Err() == nil {
+	if m != nil {
+		m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			src.Stop()
+		case <-stopped:
+		}
+	}()
+	for {
 		b, n, name, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			return src.Err()
@@ -95,7 +111,6 @@ func observe(ctx context.Context, c *cli.Context, p *Processor, names []string) 
 			log.Warn("observation refused", "input", name, "frame", n, "err", err)
 		}
 	}
-	return nil
 }
 
 // ZoneAction is tapir-rpz zone: the zone, once, to stdout or a file.
@@ -105,7 +120,7 @@ func ZoneAction(c *cli.Context) error {
 		return err
 	}
 	if in := c.StringSlice("read"); len(in) > 0 {
-		if err := observe(c.Context, c, p, in); err != nil {
+		if err := observe(c.Context, c, p, in, nil); err != nil {
 			return err
 		}
 	}
@@ -130,7 +145,7 @@ func ExplainAction(c *cli.Context) error {
 		return err
 	}
 	if in := c.StringSlice("read"); len(in) > 0 {
-		if err := observe(c.Context, c, p, in); err != nil {
+		if err := observe(c.Context, c, p, in, nil); err != nil {
 			return err
 		}
 	}
@@ -199,9 +214,13 @@ func ServeAction(c *cli.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ctx, tool.LoopbackAddr(c.String("listen"))) }()
 	log.Info("serving the zone", "origin", p.Zone.Origin(), "serial", p.Zone.Serial(), "listen", tool.LoopbackAddr(c.String("listen")))
-	if !c.Bool("no-input") {
+	observed := make(chan struct{})
+	if c.Bool("no-input") {
+		close(observed)
+	} else {
 		go func() {
-			if err := observe(ctx, c, p, tool.Inputs(c)); err != nil {
+			defer close(observed)
+			if err := observe(ctx, c, p, tool.Inputs(c), m); err != nil {
 				log.Error("observations", "err", err)
 			}
 		}()
@@ -234,6 +253,14 @@ func ServeAction(c *cli.Context) error {
 		case err := <-serveErr:
 			return err
 		case <-ctx.Done():
+			// The input stops at a frame boundary once what it holds
+			// is applied (journaled), so that the next run of a FIFO
+			// goes on where this one stopped.
+			select {
+			case <-observed:
+			case <-time.After(fstrm.DefaultStopWait + 5*time.Second):
+				log.Warn("input did not stop in time: leaving it")
+			}
 			return <-serveErr
 		}
 	}

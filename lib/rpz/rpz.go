@@ -282,7 +282,9 @@ func (p *Processor) compact(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	p.Log.Info("observation journal compacted", "file", p.Journal, "bytes_before", p.journalSize, "bytes", size, "names", names)
+	if size != p.journalSize {
+		p.Log.Info("observation journal compacted", "file", p.Journal, "bytes_before", p.journalSize, "bytes", size, "names", names)
+	}
 	p.journalSize, p.compacted = size, size
 	return nil
 }

@@ -76,6 +76,10 @@ type Manual struct {
 	SeeAlso  []string
 }
 
+// FIFOs is the man page section of the tools that read the stream the
+// stage before them writes, as the units pass it through FIFOs.
+var FIFOs = [2]string{"FIFOS", `A FIFO or pipe on the input (as the units of tapir(7) pass the stream between the stages, through FIFOs that systemd holds open) is read as a stream that may have begun before this process: it may begin with data frames (an earlier run took START) and a writer may restart without STOP; both are logged. On SIGTERM the tool stops at a frame boundary, having handled every frame it took, so that the next run goes on exactly there. After a crash, of this tool or of the writer, the input may be left inside a frame: the tool then skips to the next START (writers to a FIFO put STOP and START in their stream at most once a second, while they write), logs it and counts the bytes skipped (input_skipped_bytes_total). Files are read strictly: a framing error there is an input error (exit 3).`}
+
 const manualKey = "tapir.manual"
 
 // Main runs app with the shared conventions and exits with its code. It
