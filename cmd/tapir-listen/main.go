@@ -41,7 +41,7 @@ With --mqtt, tapir-listen receives the DNS TAPIR core's observations
 instead: it subscribes with the node's certificate (--node) in a
 persistent MQTT 5 session (what the core sends while tapir-listen is away
 arrives when it is back), verifies each message's JWS against the node's
-trusted keys (the kid must name one; EdDSA and ES256 only; compact and
+trusted keys (the key its kid names or, without a kid, any of them; EdDSA and ES256 only; compact and
 JSON serialisations), and writes each verified one as an observation
 record (json:tapir.Record) for tapir-rpz. A message that fails is counted
 and logged, never written.`,

@@ -64,9 +64,12 @@ func publish(t testing.TB, b *broker, p *pki, topic string, payload []byte) {
 	}
 }
 
-func mustP384(t testing.TB) *ecdsa.PrivateKey {
+func mustP384(t testing.TB) *ecdsa.PrivateKey { return mustEC(t, elliptic.P384()) }
+func mustP256(t testing.TB) *ecdsa.PrivateKey { return mustEC(t, elliptic.P256()) }
+
+func mustEC(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

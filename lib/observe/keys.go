@@ -10,10 +10,10 @@ import (
 )
 
 // ParseKeys parses a JWK set (the node's trusted-jwks.json, as the node
-// manager sent it). A key that cannot be used is left out, with a
+// manager sent it). A key that go-jose cannot parse is left out, with a
 // warning to log (nil: slog.Default()), rather than failing the whole
-// set: one that go-jose cannot parse, or one without a kid (Verify
-// finds keys by kid only). A set with no usable key is an error.
+// set; a key without a kid verifies signatures without one. A set with
+// no usable key is an error.
 func ParseKeys(b []byte, log *slog.Logger) (*jose.JSONWebKeySet, error) {
 	if log == nil {
 		log = slog.Default()
@@ -29,10 +29,6 @@ func ParseKeys(b []byte, log *slog.Logger) (*jose.JSONWebKeySet, error) {
 		var k jose.JSONWebKey
 		if err := json.Unmarshal(r, &k); err != nil {
 			log.Warn("trusted key left out", "index", i, "err", err)
-			continue
-		}
-		if k.KeyID == "" {
-			log.Warn("trusted key left out: no kid", "index", i)
 			continue
 		}
 		set.Keys = append(set.Keys, k)

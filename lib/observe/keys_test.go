@@ -21,7 +21,7 @@ func TestLoadKeys(t *testing.T) {
 	if err := json.Unmarshal(good, &set); err != nil {
 		t.Fatal(err)
 	}
-	// A key of an unknown type and one without kid are left out; the
+	// A key of an unknown type is left out, one without kid kept; the
 	// others still verify.
 	set.Keys = append(set.Keys, json.RawMessage(`{"kty":"XYZ","kid":"odd"}`), json.RawMessage(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`))
 	b, _ := json.Marshal(set)
@@ -33,7 +33,7 @@ func TestLoadKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys.Keys) != 2 {
+	if len(keys.Keys) != 3 {
 		t.Fatalf("%d keys", len(keys.Keys))
 	}
 	if _, kid, err := Verify(joseSign(t, jose.ES256, k.ec, "core-ec", []byte(testPayload), false), keys); err != nil || kid != "core-ec" {

@@ -33,11 +33,14 @@ func verifyErr(format string, args ...any) error {
 // returns its payload and the kid of the key that verified it.
 //
 // A signature counts only if its alg (in the protected header) is EdDSA
-// or ES256, its kid names a key of keys, that key is of the type the alg
-// needs (Ed25519 for EdDSA, ECDSA P-256 for ES256; a key whose "alg" or
-// "use" members say otherwise is not used), and the signature verifies
-// with it. In the general serialisation, one such signature suffices;
-// the others are ignored.
+// or ES256, it verifies with a trusted key of the type the alg needs
+// (Ed25519 for EdDSA, ECDSA P-256 for ES256; a key whose "alg" or "use"
+// members say otherwise is not used), and that key is the one its kid
+// names, or, without a kid, any of them: the core's signer (as the POP
+// reads it) need not name its key, and trying the few trusted keys
+// accepts nothing that none of them signed. In the general serialisation,
+// one such signature suffices; the others are ignored. The kid returned
+// is the verifying key's, which may be "".
 func Verify(raw []byte, keys *jose.JSONWebKeySet) (payload []byte, kid string, err error) {
 	if keys == nil || len(keys.Keys) == 0 {
 		return nil, "", verifyErr("no trusted keys")
@@ -73,14 +76,13 @@ func Verify(raw []byte, keys *jose.JSONWebKeySet) (payload []byte, kid string, e
 			continue
 		}
 		k := sig.Header.KeyID
-		if k == "" {
-			reasons = append(reasons, fmt.Sprintf("signature %d: no kid", i))
-			continue
-		}
-		cands := keys.Key(k)
-		if len(cands) == 0 {
-			reasons = append(reasons, fmt.Sprintf("signature %d: kid %q is not a trusted key", i, k))
-			continue
+		cands := keys.Keys
+		if k != "" {
+			cands = keys.Key(k)
+			if len(cands) == 0 {
+				reasons = append(reasons, fmt.Sprintf("signature %d: kid %q is not a trusted key", i, k))
+				continue
+			}
 		}
 		one := *obj
 		one.Signatures = obj.Signatures[i : i+1]
@@ -95,7 +97,7 @@ func Verify(raw []byte, keys *jose.JSONWebKeySet) (payload []byte, kid string, e
 				reasons = append(reasons, fmt.Sprintf("signature %d: kid %q: %v", i, k, err))
 				continue
 			}
-			return p, k, nil
+			return p, key.KeyID, nil
 		}
 	}
 	if len(reasons) == 1 {

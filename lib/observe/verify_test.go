@@ -57,7 +57,10 @@ func newTestKeys(t testing.TB) *testKeys {
 // (flattened) serialisation, else compact.
 func joseSign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, payload []byte, full bool) []byte {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithHeader(jose.HeaderKey("kid"), kid)
+	opts := &jose.SignerOptions{}
+	if kid != "" {
+		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
+	}
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +151,10 @@ func TestVerifyAccepts(t *testing.T) {
 		{"general, an untrusted signature first", "core-ed", toGeneral(t, joseSign(t, jose.EdDSA, k.ed, "core-ed", p, true),
 			map[string]any{"protected": b64.EncodeToString([]byte(`{"alg":"EdDSA","kid":"stranger"}`)), "signature": b64.EncodeToString(make([]byte, 64))})},
 		{"with whitespace around", "core-ed", []byte("\n " + string(joseSign(t, jose.EdDSA, k.ed, "core-ed", p, false)) + "\r\n")},
+		// No kid, as the POP does not require one: the trusted key that
+		// verifies is found by trying them.
+		{"EdDSA, no kid", "core-ed", handCompact(`{"alg":"EdDSA"}`, p, edSigner(k.ed))},
+		{"ES256 flattened, no kid", "core-ec", joseSign(t, jose.ES256, k.ec, "", p, true)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -221,7 +228,9 @@ func TestVerifyRefuses(t *testing.T) {
 		{"wrong key by hand", handCompact(`{"alg":"EdDSA","kid":"core-ed"}`, p, edSigner(k.other)), k.set},
 		{"unknown kid", joseSign(t, jose.EdDSA, k.other, "stranger", p, false), k.set},
 		{"unknown kid, signed by a trusted key", joseSign(t, jose.EdDSA, k.ed, "stranger", p, false), k.set},
-		{"no kid", handCompact(`{"alg":"EdDSA"}`, p, edSigner(k.ed)), k.set},
+		{"no kid, signed by an untrusted key", handCompact(`{"alg":"EdDSA"}`, p, edSigner(k.other)), k.set},
+		{"no kid, ES256 signed by an untrusted key", joseSign(t, jose.ES256, mustP256(t), "", p, true), k.set},
+		{"no kid, HS256 with the public key bytes", handCompact(`{"alg":"HS256"}`, p, hs(edPub)), wide},
 		{"HS256, the public key bytes as secret", handCompact(`{"alg":"HS256","kid":"core-ed"}`, p, hs(edPub)), k.set},
 		{"HS256, kid of a trusted secret", handCompact(`{"alg":"HS256","kid":"core-hs"}`, p, hs(edPub)), wide},
 		{"RS256, trusted RSA key", joseSign(t, jose.RS256, rsaKey, "core-rsa", p, false), wide},
