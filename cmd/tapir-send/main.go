@@ -49,7 +49,9 @@ Destinations (--to, repeatable):
  as the payload of a JWS (JSON serialization, EdDSA or ES256 by the data
  key, kid the node name) on events/up/NAME/new_qname (--mqtt-topic), MQTT 5
  at QoS 1 over TLS with the node's certificate: the broker's acknowledgement
- is what removes it from the spool.
+ is what removes it from the spool. Up to 16 events wait for their
+ acknowledgements at once, so they may reach the broker out of order (each
+ has its timestamp).
 
  file:///var/lib/tapir/archive/  an archive of the whole stream (records,
  or dnstap with --dnstap) in files named by interval (--rotate, --max-size),

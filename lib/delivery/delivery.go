@@ -19,6 +19,18 @@ type Destination interface {
 	Deliver(ctx context.Context, rec []byte) error
 }
 
+// Concurrent is a Destination whose Deliver may run in several goroutines
+// at once: a Queue then keeps up to InFlight records of an item in
+// delivery, and a destination that waits for an acknowledgement per
+// record (an MQTT PUBACK) is not held to one round trip per record.
+// Records may then arrive out of order; after a failure, those that
+// followed it and went are delivered again (at least once, as after a
+// crash).
+type Concurrent interface {
+	Destination
+	InFlight() int
+}
+
 // Refusal is a destination's final no: retrying the same record is
 // pointless (a 4xx from the receiver, a record it cannot take).
 type Refusal struct{ Reason string }

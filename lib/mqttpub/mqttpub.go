@@ -67,6 +67,12 @@ type Config struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// KeepAlive in seconds; default 30.
 	KeepAlive uint16
+	// InFlight is how many publications a send.Queue may have waiting
+	// for their acknowledgements at once (delivery.Concurrent); default
+	// 16. The broker's Receive Maximum still bounds what is sent: paho
+	// holds the rest back. Events may then reach the broker out of
+	// order; each carries its own timestamp.
+	InFlight int
 	// Log receives connection events; default slog.Default().
 	Log *slog.Logger
 }
@@ -125,6 +131,9 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = cfg.Name + "-tapir"
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 16
 	}
 	switch cfg.QoS {
 	case 0:
@@ -231,6 +240,10 @@ func (p *Publisher) Name() string { return "mqtt-" + p.cfg.Broker.Host }
 
 // Topic returns the topic events are published on.
 func (p *Publisher) Topic() string { return p.cfg.Topic }
+
+// InFlight implements delivery.Concurrent: Deliver is safe for
+// concurrent use.
+func (p *Publisher) InFlight() int { return p.cfg.InFlight }
 
 // Wants implements delivery.Destination: new_qname records only.
 func (p *Publisher) Wants(typ string) bool { return typ == record.TypeNewQname }

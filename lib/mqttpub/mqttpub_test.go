@@ -28,7 +28,7 @@ import (
 
 const node = "edge-test-1"
 
-var _ delivery.Destination = (*Publisher)(nil)
+var _ delivery.Concurrent = (*Publisher)(nil)
 
 func newQname(t testing.TB, i int) []byte {
 	t.Helper()

@@ -40,6 +40,7 @@ type Queue struct {
 	batch []byte // records put, not yet committed
 	cur   uint64 // the item being delivered
 	next  int    // its first record not yet delivered
+	done  []bool // with a Concurrent destination, its records done with
 }
 
 // NewQueue opens the spool of d in dir, bounded to limit bytes.
@@ -129,26 +130,19 @@ func (q *Queue) Run(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		if seq != q.cur {
-			q.cur, q.next = seq, 0
+			q.cur, q.next, q.done = seq, 0, nil
 		}
-		// Deliver the item's records in order, from the first not yet
-		// taken (after a retry, those before went already).
-		var refusal *Refusal
+		// Deliver the item's records from the first not yet taken
+		// (after a retry, those before went already).
 		start := q.next
-		for err = nil; err == nil && q.next < len(recs); {
-			err = q.Dest.Deliver(ctx, recs[q.next])
-			switch {
-			case err == nil:
-				q.delivered.Add(1)
-				q.next++
-			case errors.As(err, &refusal):
-				log.Warn("refused for good; kept in rejected/", "destination", q.Dest.Name(), "item", seq, "record", q.next, "reason", refusal.Reason)
-				if err := q.Spool.RejectPart(seq, q.next, recs[q.next], refusal.Reason); err != nil {
-					log.Error("write to rejected/", "err", err)
+		if c, ok := q.Dest.(delivery.Concurrent); ok && c.InFlight() > 1 {
+			err = q.deliverConcurrently(ctx, seq, recs, c.InFlight(), log)
+		} else {
+			for err = nil; err == nil && q.next < len(recs); {
+				err = q.settle(seq, q.next, recs[q.next], q.Dest.Deliver(ctx, recs[q.next]), log)
+				if err == nil {
+					q.next++
 				}
-				q.refused.Add(1)
-				q.next++
-				err = nil
 			}
 		}
 		switch {
@@ -168,6 +162,70 @@ func (q *Queue) Run(ctx context.Context, log *slog.Logger) {
 			log.Warn("delivery failed; will retry", "destination", q.Dest.Name(), "item", seq, "in", wait.Round(time.Millisecond), "err", err)
 			sleep(ctx, wait)
 			backoff = min(2*backoff, q.MaxBackoff)
+		}
+	}
+}
+
+// settle counts the outcome of delivering record i of item seq and keeps
+// a refused record in rejected/. It returns err unless the record is done
+// with (delivered or refused).
+func (q *Queue) settle(seq uint64, i int, rec []byte, err error, log *slog.Logger) error {
+	var refusal *Refusal
+	switch {
+	case err == nil:
+		q.delivered.Add(1)
+	case errors.As(err, &refusal):
+		log.Warn("refused for good; kept in rejected/", "destination", q.Dest.Name(), "item", seq, "record", i, "reason", refusal.Reason)
+		if err := q.Spool.RejectPart(seq, i, rec, refusal.Reason); err != nil {
+			log.Error("write to rejected/", "err", err)
+		}
+		q.refused.Add(1)
+	default:
+		return err
+	}
+	return nil
+}
+
+// deliverConcurrently delivers recs from q.next with up to n in flight, a
+// sliding window: a new record goes as soon as one is done. q.next
+// follows the first record not done, and q.done remembers the others
+// done with, so that a retry sends only what did not go. After an error
+// no new record goes; those in flight finish, and the error of the
+// earliest failed record is returned.
+func (q *Queue) deliverConcurrently(ctx context.Context, seq uint64, recs [][]byte, n int, log *slog.Logger) error {
+	type result struct {
+		i   int
+		err error
+	}
+	if len(q.done) != len(recs) {
+		q.done = make([]bool, len(recs))
+	}
+	results := make(chan result, n)
+	var firstErr error
+	failed := len(recs)
+	launch, inFlight := q.next, 0
+	for {
+		for firstErr == nil && inFlight < n && launch < len(recs) {
+			if !q.done[launch] {
+				go func(i int) { results <- result{i, q.Dest.Deliver(ctx, recs[i])} }(launch)
+				inFlight++
+			}
+			launch++
+		}
+		if inFlight == 0 {
+			return firstErr
+		}
+		r := <-results
+		inFlight--
+		if err := q.settle(seq, r.i, recs[r.i], r.err, log); err != nil {
+			if r.i < failed {
+				failed, firstErr = r.i, err
+			}
+			continue
+		}
+		q.done[r.i] = true
+		for q.next < len(recs) && q.done[q.next] {
+			q.next++
 		}
 	}
 }
