@@ -17,8 +17,22 @@ import (
 	"github.com/tapir-edge/tapir/lib/fstrm"
 )
 
+// startOn starts tapir-anon with args, reading in, as systemd starts it
+// on its FIFO (StandardInput=socket).
+func startOn(t *testing.T, in *os.File, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := command(args...)
+	cmd.Stdin = in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &stderr
+}
+
 // mkfifo makes a FIFO and holds it open for reading and writing, as
-// systemd does.
+// systemd does, so that it never ends and no one blocks opening it.
 func mkfifo(t *testing.T, path string) *os.File {
 	t.Helper()
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
@@ -125,16 +139,7 @@ func TestFIFOCrash(t *testing.T) {
 	wrote := make(chan error, 1)
 	go func() { wrote <- sw.run(fifo, n) }()
 
-	start := func(out string) (*exec.Cmd, *bytes.Buffer) {
-		cmd := command("-k", key, "-w", out)
-		cmd.Stdin = held
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, &stderr
-	}
+	start := func(out string) (*exec.Cmd, *bytes.Buffer) { return startOn(t, held, "-k", key, "-w", out) }
 	out0, out1 := filepath.Join(dir, "out0.fstrm"), filepath.Join(dir, "out1.fstrm")
 	run0, _ := start(out0)
 	time.Sleep(700 * time.Millisecond)

@@ -25,16 +25,7 @@ func TestFIFORestarts(t *testing.T) {
 	dir := t.TempDir()
 	key := writeKey(t, dir, strings.Repeat("5a", 32))
 	fifo := filepath.Join(dir, "anon.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// systemd's end: open for reading and writing, so that the FIFO
-	// never ends and no one blocks opening it.
-	held, err := os.OpenFile(fifo, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
+	held := mkfifo(t, fifo)
 
 	const n = 20000
 	wrote := make(chan error, 1)
@@ -45,13 +36,7 @@ func TestFIFORestarts(t *testing.T) {
 	var logs []*bytes.Buffer
 	run := func(i int, until func(out string) bool) {
 		out := filepath.Join(dir, "out"+string(rune('0'+i))+".fstrm")
-		cmd := command("-k", key, "-w", out)
-		cmd.Stdin = held
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, stderr := startOn(t, held, "-k", key, "-w", out)
 		for deadline := time.Now().Add(20 * time.Second); !until(out) && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -77,7 +62,7 @@ func TestFIFORestarts(t *testing.T) {
 			t.Fatalf("run %d: %v\n%s", i, err, stderr.String())
 		}
 		outs = append(outs, out)
-		logs = append(logs, &stderr)
+		logs = append(logs, stderr)
 	}
 	for i := range 4 {
 		began := time.Now()

@@ -81,12 +81,7 @@ func waitFile(t *testing.T, path string) {
 }
 
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", tooltest.FreePort(t))
 }
 
 // msg is what the test checks of each frame.

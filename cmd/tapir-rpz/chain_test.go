@@ -53,15 +53,6 @@ func (s *syncBuffer) Bytes() []byte {
 
 func (s *syncBuffer) String() string { return string(s.Bytes()) }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // The whole policy path: the core signs an observation (with a key the
 // test made and the node trusts through enrollment) and publishes it on a
 // real mosquitto; tapir-listen --mqtt verifies it and pipes it to
@@ -93,7 +84,7 @@ func TestObservationToResolver(t *testing.T) {
 	root := write(t, dir, "root.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: nm.Root.Raw})))
 	mport := mqtttest.Start(t, root, srvCert, srvKey).Port
 
-	rport := freePort(t)
+	rport := tooltest.FreePort(t)
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
 		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(rport)})})
 

@@ -39,7 +39,7 @@ func TestFIFORestart(t *testing.T) {
 
 	serve := func(run int, name string) {
 		t.Helper()
-		cmd := tooltest.Command("serve", "--listen", fmt.Sprint(freePort(t)), "--state", filepath.Join(dir, "state"), "--zone-file", zoneFile)
+		cmd := tooltest.Command("serve", "--listen", fmt.Sprint(tooltest.FreePort(t)), "--state", filepath.Join(dir, "state"), "--zone-file", zoneFile)
 		cmd.Stdin = held
 		var logs syncBuffer
 		cmd.Stderr = &logs

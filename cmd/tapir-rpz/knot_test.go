@@ -35,7 +35,7 @@ func TestKnot(t *testing.T) {
 	}
 	captured := filepath.Join(dir, "dnstap.fstrm")
 	listen := exec.Command(listenBin, "-u", sock, "-w", captured)
-	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--no-input", "--deny", deny, "--zone-file", zoneFile)
+	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", tooltest.FreePort(t)), "--no-input", "--deny", deny, "--zone-file", zoneFile)
 	var logs [3]syncBuffer
 	listen.Stderr, serve.Stderr = &logs[0], &logs[1]
 	procs := []*exec.Cmd{listen, serve}
@@ -119,7 +119,7 @@ type knot struct {
 func startKnot(t *testing.T, kresd, dir, conf string, log *syncBuffer) *knot {
 	t.Helper()
 	upstream := serveUpstream(t)
-	port := freePort(t)
+	port := tooltest.FreePort(t)
 	config := write(t, dir, "kresd.conf", fmt.Sprintf(`-- test only: nothing leaves loopback
 log_level('info')
 modules.unload('priming')

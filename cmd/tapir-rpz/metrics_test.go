@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +20,7 @@ import (
 func TestMetrics(t *testing.T) {
 	dir := t.TempDir()
 	deny := write(t, dir, "deny.txt", "a.example.test\nb.example.test\n")
-	dnsPort, metricsPort := freePort(t), freePort(t)
+	dnsPort, metricsPort := tooltest.FreePort(t), tooltest.FreePort(t)
 	cmd := tooltest.Command("serve", "--listen", fmt.Sprint(dnsPort), "--deny", deny,
 		"--state", filepath.Join(dir, "state"), "--metrics", fmt.Sprint(metricsPort))
 	in, _ := cmd.StdinPipe()
@@ -45,18 +42,7 @@ func TestMetrics(t *testing.T) {
 	w.Flush()
 
 	scrape := func() map[string]string {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		v := map[string]string{}
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, val, ok := strings.Cut(l, " "); ok && strings.HasPrefix(k, "tapir_rpz_") {
-				v[k] = val
-			}
-		}
+		v, _ := tooltest.Scrape(fmt.Sprintf("127.0.0.1:%d", metricsPort))
 		return v
 	}
 	var v map[string]string

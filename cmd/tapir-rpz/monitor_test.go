@@ -100,7 +100,7 @@ func unboundAsk(ub *unboundtest.Server) func(string) *dns.Msg {
 // rpz-log with the name tapir-monitor.
 func TestUnboundMonitor(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := tooltest.FreePort(t)
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
 		Extra: resolvers.Fill("unbound-monitor.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(port)})})
 	serveDeny(t, dir, port, "--notify", ub.Addr)
@@ -111,7 +111,7 @@ func TestUnboundMonitor(t *testing.T) {
 // --monitor: every rule PASSTHRU, which Unbound's rpz-log reports.
 func TestUnboundZoneMonitor(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := tooltest.FreePort(t)
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
 		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(port)})})
 	serveDeny(t, dir, port, "--notify", ub.Addr, "--monitor")
@@ -142,8 +142,7 @@ func startLogged(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		endProcess(cmd)
 		if t.Failed() {
 			t.Logf("%s:\n%s", name, logs.String())
 		}
@@ -157,28 +156,12 @@ func startLogged(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
 func TestBINDMonitor(t *testing.T) {
 	named := tooltest.Need(t, "named")
 	dir := t.TempDir()
-	dnsPort, rpzPort := freePort(t), freePort(t)
+	dnsPort, rpzPort := tooltest.FreePort(t), tooltest.FreePort(t)
 	write(t, dir, "example.test.zone", zone)
 	v := resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}
 	write(t, dir, "monitor.conf", resolvers.Fill("bind-monitor.conf", v))
 	write(t, dir, "rpz-zone.conf", resolvers.Fill("bind-rpz-zone.conf", v))
-	conf := write(t, dir, "named.conf", fmt.Sprintf(`options {
-	directory "%[1]s";
-	pid-file "%[1]s/named.pid";
-	listen-on port %[2]d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion yes;
-	allow-query { 127.0.0.0/8; };
-	dnssec-validation no;
-	// Nothing may leave loopback: queries from 127.0.0.1, which the
-	// kernel refuses to send anywhere else, and no NOTIFY.
-	query-source address 127.0.0.1;
-	notify no;
-	include "%[1]s/monitor.conf";
-};
-zone "example.test." { type primary; file "%[1]s/example.test.zone"; };
-include "%[1]s/rpz-zone.conf";
-`, dir, dnsPort))
+	conf := namedConf(t, dir, dnsPort, "monitor.conf")
 	// Registered before named's, so stopped after it.
 	serveDeny(t, dir, rpzPort, "--notify", fmt.Sprintf("127.0.0.1:%d", dnsPort))
 	logs := startLogged(t, "named", exec.Command(named, "-g", "-c", conf, "-u", "root"))
@@ -219,7 +202,7 @@ func TestPowerDNSMonitor(t *testing.T) {
 	recursor := tooltest.Need(t, "pdns_recursor")
 	control := tooltest.Need(t, "rec_control")
 	dir := t.TempDir()
-	dnsPort, rpzPort := freePort(t), freePort(t)
+	dnsPort, rpzPort := tooltest.FreePort(t), tooltest.FreePort(t)
 	recursorConf(t, dir, dnsPort)
 	write(t, dir, "rec.lua", resolvers.Fill("pdns-recursor-monitor.lua", resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}))
 	serveDeny(t, dir, rpzPort)

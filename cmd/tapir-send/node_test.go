@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -107,7 +106,7 @@ func TestRenewalWhileRunning(t *testing.T) {
 	go srv.ServeTLS(l, "", "")
 	defer srv.Close()
 
-	port := freePort(t)
+	port := tooltest.FreePort(t)
 	cmd := tooltest.Command("--node", nodeDir, "--to", "aggrec", "--ca-file", n.caFile,
 		"--spool", filepath.Join(dir, "spool"), "--metrics", fmt.Sprint(port))
 	in, _ := cmd.StdinPipe()
@@ -138,20 +137,15 @@ func TestRenewalWhileRunning(t *testing.T) {
 	}
 	expiry := func() float64 {
 		t.Helper()
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		v, err := tooltest.Scrape(fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "tapir_send_certificate_expiry_timestamp_seconds "); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				return f
-			}
+		f, err := strconv.ParseFloat(v["tapir_send_certificate_expiry_timestamp_seconds"], 64)
+		if err != nil {
+			t.Fatalf("no expiry gauge: %v", v)
 		}
-		t.Fatalf("no expiry gauge:\n%s", b)
-		return 0
+		return f
 	}
 	leaf := func() *x509.Certificate {
 		t.Helper()
@@ -186,13 +180,4 @@ func TestRenewalWhileRunning(t *testing.T) {
 	if got := expiry(); got != float64(second.NotAfter.Unix()) {
 		t.Errorf("expiry gauge %v after renewal, want %v", got, second.NotAfter.Unix())
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 
 	"github.com/tapir-edge/tapir/lib/delivery"
+	"github.com/tapir-edge/tapir/lib/mqtturl"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
@@ -100,26 +101,11 @@ const (
 // called. It does not wait for the connection: a broker that is away makes
 // Deliver fail (and the spool retry), not New.
 func New(ctx context.Context, cfg Config) (*Publisher, error) {
-	if cfg.Broker == nil {
-		return nil, errors.New("mqttpub: no broker URL")
+	broker, err := mqtturl.Broker(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("mqttpub: %w", err)
 	}
-	switch strings.ToLower(cfg.Broker.Scheme) {
-	case "mqtts", "tls", "ssl", "mqtt", "tcp":
-	default:
-		return nil, fmt.Errorf("mqttpub: unsupported broker URL scheme %q (want mqtts or mqtt)", cfg.Broker.Scheme)
-	}
-	if cfg.Broker.Host == "" {
-		return nil, fmt.Errorf("mqttpub: broker URL %q has no host", cfg.Broker)
-	}
-	if cfg.Broker.Port() == "" {
-		u := *cfg.Broker
-		port := "8883"
-		if s := strings.ToLower(u.Scheme); s == "mqtt" || s == "tcp" {
-			port = "1883"
-		}
-		u.Host += ":" + port
-		cfg.Broker = &u
-	}
+	cfg.Broker = broker
 	if cfg.Name == "" || strings.ContainsAny(cfg.Name, "/+#\x00") {
 		return nil, fmt.Errorf("mqttpub: bad node name %q", cfg.Name)
 	}

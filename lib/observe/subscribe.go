@@ -15,6 +15,8 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/tapir-edge/tapir/lib/mqtturl"
 )
 
 // Config configures a Subscriber.
@@ -80,26 +82,11 @@ type Subscriber struct {
 
 // NewSubscriber checks cfg and returns a Subscriber; Run connects.
 func NewSubscriber(cfg Config, out func(record []byte) error) (*Subscriber, error) {
-	if cfg.Broker == nil {
-		return nil, errors.New("observe: no broker URL")
+	broker, err := mqtturl.Broker(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
 	}
-	switch strings.ToLower(cfg.Broker.Scheme) {
-	case "mqtts", "tls", "ssl", "mqtt", "tcp":
-	default:
-		return nil, fmt.Errorf("observe: unsupported broker URL scheme %q (want mqtts or mqtt)", cfg.Broker.Scheme)
-	}
-	if cfg.Broker.Host == "" {
-		return nil, fmt.Errorf("observe: broker URL %q has no host", cfg.Broker.Redacted())
-	}
-	if cfg.Broker.Port() == "" {
-		u := *cfg.Broker
-		port := "8883"
-		if s := strings.ToLower(u.Scheme); s == "mqtt" || s == "tcp" {
-			port = "1883"
-		}
-		u.Host += ":" + port
-		cfg.Broker = &u
-	}
+	cfg.Broker = broker
 	if cfg.ClientID == "" {
 		return nil, errors.New("observe: no MQTT client ID (the session is kept under it)")
 	}

@@ -86,15 +86,7 @@ func observe(ctx context.Context, c *cli.Context, p *Processor, names []string, 
 	if m != nil {
 		m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	}
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-			src.Stop()
-		case <-stopped:
-		}
-	}()
+	defer context.AfterFunc(ctx, src.Stop)()
 	for {
 		b, n, name, err := src.Next()
 		if errors.Is(err, io.EOF) {

@@ -73,7 +73,7 @@ func (p *Processor) Start(now time.Time) error {
 	if err := p.replay(now); err != nil {
 		return err
 	}
-	if p.Compact && p.Journal != "" {
+	if p.Compact && p.journalSize > 0 {
 		if err := p.compact(now); err != nil {
 			return err
 		}

@@ -332,10 +332,13 @@ func destination(c *cli.Context, to string, tlsFor func() (*tls.Config, error), 
 	if err != nil {
 		return nil, tool.Usagef("--to %q: %v", to, err)
 	}
-	switch u.Scheme {
-	case "https", "http":
-		if u.Scheme == "http" && !c.Bool("insecure") {
-			return nil, tool.Usagef("--to %s: the aggregate receiver needs https (--insecure for tests)", to)
+	// The core's two receivers, each wanting its secure scheme, the
+	// node's credentials and its client certificate.
+	secure, ok := map[string]string{"https": "", "http": "https", "mqtts": "", "mqtt": "mqtts"}[u.Scheme]
+	if ok {
+		if secure != "" && !c.Bool("insecure") {
+			who := map[string]string{"https": "the aggregate receiver", "mqtts": "the broker"}[secure]
+			return nil, tool.Usagef("--to %s: %s needs %s (--insecure for tests)", to, who, secure)
 		}
 		name, key, err := credentials(c)
 		if err != nil {
@@ -345,19 +348,9 @@ func destination(c *cli.Context, to string, tlsFor func() (*tls.Config, error), 
 		if err != nil {
 			return nil, err
 		}
-		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
-		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
-	case "mqtts", "mqtt":
-		if u.Scheme == "mqtt" && !c.Bool("insecure") {
-			return nil, tool.Usagef("--to %s: the broker needs mqtts (--insecure for tests)", to)
-		}
-		name, key, err := credentials(c)
-		if err != nil {
-			return nil, err
-		}
-		tc, err := tlsFor()
-		if err != nil {
-			return nil, err
+		if strings.HasPrefix(u.Scheme, "http") {
+			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+			return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: log}, nil
 		}
 		p, err := mqttpub.New(c.Context, mqttpub.Config{Broker: u, TLS: tc, Name: name, Key: key, Topic: c.String("mqtt-topic"), Log: log})
 		if err != nil {

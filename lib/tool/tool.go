@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -168,42 +169,20 @@ func EnvName(flag string) string {
 	return "TAPIR_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// setEnv gives a flag its environment variable unless it has one.
+// setEnv gives a flag its environment variable unless it has one. Every
+// flag type of urfave/cli has an EnvVars field, and no method to set it.
 func setEnv(f cli.Flag) {
 	name := f.Names()[0]
 	if name == "help" || name == "version" {
 		return
 	}
-	env := []string{EnvName(name)}
-	switch f := f.(type) {
-	case *cli.StringFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.StringSliceFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.BoolFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.IntFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.Int64Flag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.UintFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.DurationFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.PathFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.TimestampFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
-	case *cli.GenericFlag:
-		f.EnvVars = orDefault(f.EnvVars, env)
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return
 	}
-}
-
-func orDefault(have, def []string) []string {
-	if len(have) > 0 {
-		return have
+	if env := v.Elem().FieldByName("EnvVars"); env.IsValid() && env.Len() == 0 {
+		env.Set(reflect.ValueOf([]string{EnvName(name)}))
 	}
-	return def
 }
 
 var logFlags = []cli.Flag{

@@ -47,6 +47,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 // DefaultZoneName is the origin of [DefaultZone].
@@ -94,12 +96,8 @@ const (
 	startMarker = "start of service ("
 )
 
-// binDirs are searched for the Unbound programs when they are not in PATH:
-// Debian installs them in /usr/sbin, which is not in every user's PATH.
-var binDirs = []string{"/usr/sbin", "/usr/local/sbin", "/sbin"}
-
 // pickPort returns the port Unbound is to listen on; tests replace it.
-var pickPort = freePort
+var pickPort = tooltest.LoopbackPort
 
 // Config says how to start Unbound. The zero value starts Unbound serving
 // [DefaultZone] without dnstap.
@@ -205,8 +203,8 @@ type process struct {
 // called from the goroutine running the test.
 func Start(t testing.TB, c Config) *Server {
 	t.Helper()
-	unbound := findProgram(t, "unbound")
-	checkconf := findProgram(t, "unbound-checkconf")
+	unbound := tooltest.Need(t, "unbound")
+	checkconf := tooltest.Need(t, "unbound-checkconf")
 	if c.DnstapSocket != "" {
 		// Unbound would take a relative path as relative to Dir.
 		abs, err := filepath.Abs(c.DnstapSocket)
@@ -328,49 +326,6 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
-}
-
-// findProgram returns the path of the named Unbound program, or skips or
-// fails the test if it is not installed.
-func findProgram(t testing.TB, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range binDirs {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-		t.Fatalf("unboundtest: %s is not installed, and TAPIR_REQUIRE_REAL=1 forbids skipping", name)
-	}
-	t.Skipf("unboundtest: %s is not installed", name)
-	return ""
-}
-
-// freePort returns a port on 127.0.0.1 that is free for both TCP and UDP at
-// the moment.
-func freePort() (int, error) {
-	var err error
-	for range 20 {
-		var l net.Listener
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			continue
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		var p net.PacketConn
-		p, err = net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		p.Close()
-		return port, nil
-	}
-	return 0, err
 }
 
 func (s *Server) zoneFile() string   { return filepath.Join(s.Dir, "zone.db") }

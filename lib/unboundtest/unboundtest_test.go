@@ -7,13 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 // query queries s and fails the test unless the rcode is rcode. It returns
@@ -252,72 +252,6 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB that records Skip and Fatal instead of acting on
-// the test, which it otherwise stands for. Run it with record.
-type recorder struct {
-	testing.TB
-	mu      sync.Mutex
-	skipped bool
-	failed  bool
-	msgs    []string
-}
-
-func (r *recorder) note(skip bool, msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if skip {
-		r.skipped = true
-	} else {
-		r.failed = true
-	}
-	r.msgs = append(r.msgs, msg)
-}
-
-func (r *recorder) Error(args ...any)                 { r.note(false, fmt.Sprint(args...)) }
-func (r *recorder) Errorf(format string, args ...any) { r.note(false, fmt.Sprintf(format, args...)) }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
-func (r *recorder) FailNow()                          { r.Fatal("FailNow") }
-func (r *recorder) Skip(args ...any)                  { r.note(true, fmt.Sprint(args...)); runtime.Goexit() }
-func (r *recorder) Skipf(format string, args ...any) {
-	r.note(true, fmt.Sprintf(format, args...))
-	runtime.Goexit()
-}
-func (r *recorder) SkipNow() { r.Skip("SkipNow") }
-
-// record runs f with a recorder standing for t, in a goroutine of its own
-// for the sake of runtime.Goexit.
-func record(t *testing.T, f func(tb testing.TB)) *recorder {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r
-}
-
-func TestMissingUnbound(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	saved := binDirs
-	binDirs = nil
-	t.Cleanup(func() { binDirs = saved })
-
-	t.Setenv("TAPIR_REQUIRE_REAL", "")
-	r := record(t, func(tb testing.TB) { Start(tb, Config{}) })
-	if !r.skipped || r.failed {
-		t.Errorf("without unbound: skipped %v, failed %v, want a skip: %q", r.skipped, r.failed, r.msgs)
-	}
-
-	t.Setenv("TAPIR_REQUIRE_REAL", "1")
-	r = record(t, func(tb testing.TB) { Start(tb, Config{}) })
-	if r.skipped || !r.failed {
-		t.Errorf("without unbound and TAPIR_REQUIRE_REAL=1: skipped %v, failed %v, want a failure: %q",
-			r.skipped, r.failed, r.msgs)
-	}
-}
-
 func TestPortTaken(t *testing.T) {
 	// The first port offered is taken for UDP and TCP.
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
@@ -338,7 +272,7 @@ func TestPortTaken(t *testing.T) {
 		if offered == 1 {
 			return taken, nil
 		}
-		return freePort()
+		return tooltest.LoopbackPort()
 	}
 	t.Cleanup(func() { pickPort = saved })
 
@@ -353,12 +287,12 @@ func TestPortTaken(t *testing.T) {
 }
 
 func TestCheckconfRejects(t *testing.T) {
-	r := record(t, func(tb testing.TB) { Start(tb, Config{Extra: "no-such-option: yes"}) })
-	if r.skipped {
-		t.Skip(r.msgs)
+	r := tooltest.Record(t, func(tb testing.TB) { Start(tb, Config{Extra: "no-such-option: yes"}) })
+	if r.WasSkipped {
+		t.Skip(r.Msgs)
 	}
-	if !r.failed || !strings.Contains(strings.Join(r.msgs, "\n"), "unbound-checkconf rejects") {
-		t.Errorf("Start with a bad option: failed %v: %q", r.failed, r.msgs)
+	if !r.WasFailed || !strings.Contains(strings.Join(r.Msgs, "\n"), "unbound-checkconf rejects") {
+		t.Errorf("Start with a bad option: failed %v: %q", r.WasFailed, r.Msgs)
 	}
 }
 

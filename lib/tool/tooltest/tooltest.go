@@ -4,10 +4,15 @@
 package tooltest
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -36,14 +41,58 @@ func Command(args ...string) *exec.Cmd {
 // install never hides as a skip.
 func Need(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
-			t.Fatalf("%s is not installed, and TAPIR_REQUIRE_REAL=1", name)
-		}
-		t.Skipf("%s is not installed", name)
+	if p, err := exec.LookPath(name); err == nil {
+		return p
 	}
-	return p
+	for _, dir := range sbinDirs {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	if os.Getenv("TAPIR_REQUIRE_REAL") == "1" {
+		t.Fatalf("%s is not installed, and TAPIR_REQUIRE_REAL=1", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// sbinDirs are searched when a program is not in PATH: Debian installs
+// the resolvers (unbound, named, kresd, pdns_recursor) in /usr/sbin,
+// which is not in every user's PATH.
+var sbinDirs = []string{"/usr/sbin", "/usr/local/sbin", "/sbin"}
+
+// FreePort returns a port on 127.0.0.1 that is free for both TCP and UDP
+// at the moment, for a server the test starts (DNS servers take both).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := LoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// LoopbackPort is FreePort, returning the error.
+func LoopbackPort() (int, error) {
+	var err error
+	for range 20 {
+		var l net.Listener
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			continue
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		var p net.PacketConn
+		p, err = net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		p.Close()
+		return port, nil
+	}
+	return 0, err
 }
 
 // VerifyUnits checks systemd unit files of lib/systemd with
@@ -89,4 +138,26 @@ func VerifyUnits(t *testing.T, root string, names ...string) map[string]string {
 		t.Errorf("systemd-analyze verify %v: %v\n%s", names, err, out)
 	}
 	return texts
+}
+
+// Scrape reads a tool's --metrics page at addr (host:port) into a map
+// from each sample (name and labels, as printed) to its value, as
+// printed.
+func Scrape(addr string) (map[string]string, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, val, ok := strings.Cut(l, " "); ok && !strings.HasPrefix(l, "#") {
+			v[k] = val
+		}
+	}
+	return v, nil
 }
