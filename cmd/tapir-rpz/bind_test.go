@@ -38,9 +38,9 @@ func TestBIND(t *testing.T) {
 	}
 	captured := filepath.Join(dir, "dnstap.fstrm")
 	// Started in this order, stopped in the other (t.Cleanup).
-	startLogged(t, "tapir-listen", exec.Command(listenBin, "-u", sock, "-w", captured))
+	tooltest.Start(t, "tapir-listen", exec.Command(listenBin, "-u", sock, "-w", captured))
 	serveDeny(t, dir, rpzPort, "--notify", fmt.Sprintf("127.0.0.1:%d", dnsPort))
-	startLogged(t, "named", exec.Command(named, "-g", "-c", conf, "-u", "root"))
+	tooltest.Start(t, "named", exec.Command(named, "-g", "-c", conf, "-u", "root"))
 	enforces(t, askAt(dnsPort))
 	// BIND's dnstap arrived.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,26 +31,6 @@ import (
 	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
-
-// syncBuffer is a buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
-
-func (s *syncBuffer) String() string { return string(s.Bytes()) }
 
 // The whole policy path: the core signs an observation (with a key the
 // test made and the node trusts through enrollment) and publishes it on a
@@ -95,7 +74,7 @@ func TestObservationToResolver(t *testing.T) {
 	listen := exec.Command(listenBin, "--mqtt", fmt.Sprintf("mqtts://127.0.0.1:%d/observations/down/edge-1", mport), "--node", node)
 	listen.Env = append(os.Environ(), "SSL_CERT_FILE="+srvCert)
 	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", rport), "--notify", ub.Addr, "--state", filepath.Join(dir, "state"))
-	var logs [2]syncBuffer
+	var logs [2]tooltest.Log
 	listen.Stderr, serve.Stderr = &logs[0], &logs[1]
 	serve.Stdin, _ = listen.StdoutPipe()
 	for _, c := range []*exec.Cmd{serve, listen} {

@@ -41,7 +41,7 @@ func TestFIFORestart(t *testing.T) {
 		t.Helper()
 		cmd := tooltest.Command("serve", "--listen", fmt.Sprint(tooltest.FreePort(t)), "--state", filepath.Join(dir, "state"), "--zone-file", zoneFile)
 		cmd.Stdin = held
-		var logs syncBuffer
+		var logs tooltest.Log
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

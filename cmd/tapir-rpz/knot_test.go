@@ -36,12 +36,12 @@ func TestKnot(t *testing.T) {
 	captured := filepath.Join(dir, "dnstap.fstrm")
 	listen := exec.Command(listenBin, "-u", sock, "-w", captured)
 	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", tooltest.FreePort(t)), "--no-input", "--deny", deny, "--zone-file", zoneFile)
-	var logs [3]syncBuffer
+	var logs [3]tooltest.Log
 	listen.Stderr, serve.Stderr = &logs[0], &logs[1]
 	procs := []*exec.Cmd{listen, serve}
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			endProcess(procs[i])
+			tooltest.Stop(procs[i])
 		}
 		if t.Failed() {
 			t.Logf("kresd:\n%s\ntapir-rpz:\n%s\ntapir-listen:\n%s", logs[2].String(), logs[1].String(), logs[0].String())
@@ -116,7 +116,7 @@ type knot struct {
 // checks against the Internet), send example.test. to a local upstream
 // that serves the zone of main_test.go, and refuse every other name.
 // kresd logs to log.
-func startKnot(t *testing.T, kresd, dir, conf string, log *syncBuffer) *knot {
+func startKnot(t *testing.T, kresd, dir, conf string, log *tooltest.Log) *knot {
 	t.Helper()
 	upstream := serveUpstream(t)
 	port := tooltest.FreePort(t)
@@ -197,21 +197,6 @@ func serveUpstream(t *testing.T) string {
 	return pc.LocalAddr().String()
 }
 
-// endProcess ends a process the test started: SIGTERM, then SIGKILL if it
-// lingers.
-func endProcess(c *exec.Cmd) {
-	c.WaitDelay = time.Second
-	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
-	c.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		c.Process.Kill()
-		<-done
-	}
-}
-
 // waitForFile waits for path to exist.
 func waitForFile(t *testing.T, path string) {
 	t.Helper()
@@ -251,10 +236,10 @@ func TestKnotMonitor(t *testing.T) {
 	if out, err := tooltest.Command("zone", "--deny", deny, "--allow", allow, "--zone-file", zoneFile).CombinedOutput(); err != nil {
 		t.Fatalf("tapir-rpz zone: %v\n%s", err, out)
 	}
-	var log syncBuffer
+	var log tooltest.Log
 	kr := startKnot(t, kresd, dir, resolvers.Fill("knot-monitor.conf", resolvers.Vars{ZoneFile: zoneFile}), &log)
 	defer func() {
-		endProcess(kr.cmd)
+		tooltest.Stop(kr.cmd)
 		if t.Failed() {
 			b, _ := os.ReadFile(zoneFile)
 			t.Logf("kresd:\n%s\nzone:\n%s", log.String(), b)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,18 +84,7 @@ func TestUnboundEnforces(t *testing.T) {
 	cmd := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--notify", ub.Addr,
 		"--state", filepath.Join(dir, "state"), "--deny", deny, "--allow", allow, "--zone-file", zoneFile)
 	stdin, _ := cmd.StdinPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("tapir-rpz:\n%s", stderr.String())
-		}
-	}()
+	tooltest.Start(t, "tapir-rpz", cmd)
 	w := fstrm.NewWriter(stdin, record.ContentType)
 	w.Flush()
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,18 +23,7 @@ func TestMetrics(t *testing.T) {
 	cmd := tooltest.Command("serve", "--listen", fmt.Sprint(dnsPort), "--deny", deny,
 		"--state", filepath.Join(dir, "state"), "--metrics", fmt.Sprint(metricsPort))
 	in, _ := cmd.StdinPipe()
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("tapir-rpz:\n%s", logs.String())
-		}
-	}()
+	tooltest.Start(t, "tapir-rpz", cmd)
 	w := fstrm.NewWriter(in, record.ContentType)
 	w.WriteFrame(observation("denylist", "c.example.test.", 3600))
 	w.WriteFrame([]byte(`{"type":"observation","added":[{"name":"no ttl"}]}`))

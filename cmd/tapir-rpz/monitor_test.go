@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,23 +24,11 @@ const badAddr = "192.0.2.66"
 
 // serveDeny starts tapir-rpz serve on 127.0.0.1:port with a denylist naming
 // bad.example.test, and more arguments; it stops it when the test ends.
-func serveDeny(t *testing.T, dir string, port int, args ...string) *syncBuffer {
+func serveDeny(t *testing.T, dir string, port int, args ...string) *tooltest.Log {
 	t.Helper()
 	deny := write(t, dir, "deny.txt", "bad.example.test\n")
 	serve := tooltest.Command(append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--no-input", "--deny", deny}, args...)...)
-	logs := new(syncBuffer)
-	serve.Stderr = logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		serve.Process.Signal(syscall.SIGTERM)
-		serve.Wait()
-		if t.Failed() {
-			t.Logf("tapir-rpz:\n%s", logs.String())
-		}
-	})
-	return logs
+	return tooltest.Start(t, "tapir-rpz", serve)
 }
 
 // notBlocked checks that r is the test zone's own answer for
@@ -132,24 +119,6 @@ func askAt(port int) func(string) *dns.Msg {
 	}
 }
 
-// startLogged starts cmd with its standard output and error in the returned
-// buffer, and stops it with SIGTERM when the test ends.
-func startLogged(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
-	t.Helper()
-	logs := new(syncBuffer)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		endProcess(cmd)
-		if t.Failed() {
-			t.Logf("%s:\n%s", name, logs.String())
-		}
-	})
-	return logs
-}
-
 // BIND with bind-monitor.conf inside options and bind-rpz-zone.conf
 // beside: the zone's policy overridden to PASSTHRU, and logged in the rpz
 // category (on standard error with -g).
@@ -164,7 +133,7 @@ func TestBINDMonitor(t *testing.T) {
 	conf := namedConf(t, dir, dnsPort, "monitor.conf")
 	// Registered before named's, so stopped after it.
 	serveDeny(t, dir, rpzPort, "--notify", fmt.Sprintf("127.0.0.1:%d", dnsPort))
-	logs := startLogged(t, "named", exec.Command(named, "-g", "-c", conf, "-u", "root"))
+	logs := tooltest.Start(t, "named", exec.Command(named, "-g", "-c", conf, "-u", "root"))
 	monitored(t, askAt(dnsPort), logs.String, "rpz QNAME PASSTHRU rewrite bad.example.test/A/IN via bad.example.test.rpz.tapir")
 }
 
@@ -206,7 +175,7 @@ func TestPowerDNSMonitor(t *testing.T) {
 	recursorConf(t, dir, dnsPort)
 	write(t, dir, "rec.lua", resolvers.Fill("pdns-recursor-monitor.lua", resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}))
 	serveDeny(t, dir, rpzPort)
-	logs := startLogged(t, "pdns_recursor", exec.Command(recursor, "--config-dir="+dir))
+	logs := tooltest.Start(t, "pdns_recursor", exec.Command(recursor, "--config-dir="+dir))
 	stat := func(name string) string {
 		out, err := exec.Command(control, "--socket-dir="+dir, "get", name).CombinedOutput()
 		if err != nil {

@@ -19,6 +19,6 @@ func TestPowerDNS(t *testing.T) {
 	recursorConf(t, dir, dnsPort) // as in monitor_test.go: nothing leaves loopback
 	write(t, dir, "rec.lua", resolvers.Fill("pdns-recursor-rpz.lua", resolvers.Vars{PrimaryPort: fmt.Sprint(rpzPort)}))
 	serveDeny(t, dir, rpzPort)
-	startLogged(t, "pdns_recursor", exec.Command(recursor, "--config-dir="+dir))
+	tooltest.Start(t, "pdns_recursor", exec.Command(recursor, "--config-dir="+dir))
 	enforces(t, askAt(dnsPort))
 }

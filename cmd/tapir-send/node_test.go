@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,18 +108,7 @@ func TestRenewalWhileRunning(t *testing.T) {
 	cmd := tooltest.Command("--node", nodeDir, "--to", "aggrec", "--ca-file", n.caFile,
 		"--spool", filepath.Join(dir, "spool"), "--metrics", fmt.Sprint(port))
 	in, _ := cmd.StdinPipe()
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("tapir-send:\n%s", logs.String())
-		}
-	}()
+	tooltest.Start(t, "tapir-send", cmd)
 	w := fstrm.NewWriter(in, record.ContentType)
 	send := func(i int) string {
 		t.Helper()

@@ -1,18 +1,17 @@
 package rpzzone
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/tapir-edge/tapir/lib/resolvers"
+	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
 
@@ -51,7 +50,7 @@ func TestUnboundEndToEnd(t *testing.T) {
 		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: port}),
 	})
 
-	var logBuf syncBuffer
+	var logBuf tooltest.Log
 	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -120,22 +119,4 @@ func TestUnboundEndToEnd(t *testing.T) {
 	if !strings.Contains(ub.Log(), "rpz: applied bad.example.test. ") {
 		t.Errorf("no rpz-log line in Unbound's log:\n%s", ub.Log())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
