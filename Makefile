@@ -76,16 +76,16 @@ install: build
 	  install -m 0644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
 	# The units name the tools where this install puts them.
-	for u in lib/systemd/*.socket lib/systemd/*.service lib/systemd/*.timer; do \
+	for u in deploy/systemd/*.socket deploy/systemd/*.service deploy/systemd/*.timer; do \
 	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; \
 	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; \
 	done
 	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus
 	install -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/tapir-toolkit.conf
-	install -m 0644 lib/resolvers/*.conf lib/resolvers/*.lua $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers/
-	install -m 0644 lib/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus/
+	install -m 0644 deploy/resolvers/*.conf deploy/resolvers/*.lua $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/resolvers/
+	install -m 0644 deploy/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/doc/tapir-toolkit/prometheus/
 	install -d $(DESTDIR)/etc/tapir
-	test -e $(DESTDIR)/etc/tapir/tapir.env || install -m 0644 lib/systemd/tapir.env $(DESTDIR)/etc/tapir/tapir.env
+	test -e $(DESTDIR)/etc/tapir/tapir.env || install -m 0644 deploy/systemd/tapir.env $(DESTDIR)/etc/tapir/tapir.env
 
 clean:
 	rm -rf bin

@@ -2,8 +2,8 @@
 # Builds packaging/dist/tapir-toolkit_VERSION_amd64.deb and
 # tapir-toolkit-VERSION-1.x86_64.rpm (`make package`) with nfpm from the Go
 # module proxy: the tools, built here stripped (-trimpath -s -w) into
-# packaging/build/bin, man/, completions/, lib/systemd/, the resolver
-# configuration of lib/resolvers/ and LICENSE.
+# packaging/build/bin, man/, completions/, deploy/systemd/, the resolver
+# configuration of deploy/resolvers/ and LICENSE.
 #
 #   GO      the go command (default go)
 #   NFPM    the nfpm module to `go run` (default below)
@@ -48,7 +48,7 @@ for m in man/*.1 man/*.5 man/*.7; do
 	chmod 0644 "$stage/usr/share/man/man$sec/$(basename "$m").gz"
 done
 # Units: the binaries live in /usr/bin in the package.
-for u in lib/systemd/*.service lib/systemd/*.socket lib/systemd/*.timer lib/systemd/*.path lib/systemd/*.target; do
+for u in deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.timer deploy/systemd/*.path deploy/systemd/*.target; do
 	[ -e "$u" ] || continue
 	sed 's|/usr/local/bin/|/usr/bin/|g' "$u" >"$stage/usr/lib/systemd/system/$(basename "$u")"
 	chmod 0644 "$stage/usr/lib/systemd/system/$(basename "$u")"
@@ -61,14 +61,14 @@ install -m 0644 packaging/tmpfiles.conf "$stage/usr/lib/tmpfiles.d/tapir-toolkit
 install -m 0644 LICENSE "$stage/usr/share/doc/tapir-toolkit/copyright"
 # The resolver configuration the man pages print (tapir-listen(1),
 # tapir-rpz(1)), as files to include.
-for f in lib/resolvers/*.conf lib/resolvers/*.lua; do
+for f in deploy/resolvers/*.conf deploy/resolvers/*.lua; do
 	install -m 0644 "$f" "$stage/usr/share/doc/tapir-toolkit/resolvers/"
 done
 # The scrape configuration and alerts for the tools' --metrics.
-install -m 0644 lib/prometheus/*.yml "$stage/usr/share/doc/tapir-toolkit/prometheus/"
+install -m 0644 deploy/prometheus/*.yml "$stage/usr/share/doc/tapir-toolkit/prometheus/"
 # The operator's settings: a conffile, kept on upgrade and remove.
-if [ -e lib/systemd/tapir.env ]; then
-	install -m 0640 lib/systemd/tapir.env packaging/build/etc/tapir.env
+if [ -e deploy/systemd/tapir.env ]; then
+	install -m 0640 deploy/systemd/tapir.env packaging/build/etc/tapir.env
 fi
 
 export TAPIR_VERSION=$VERSION

@@ -33,11 +33,11 @@ for t in "${tools[@]}"; do
 	[ -x "$dest/opt/tapir/bin/$t" ] || fail "make install: bin/$t missing"
 	[ -f "$dest/opt/tapir/share/man/man1/$t.1" ] || fail "make install: man page of $t missing"
 done
-for f in lib/systemd/*.service lib/systemd/*.socket lib/systemd/*.timer lib/resolvers/*.conf lib/prometheus/alerts.yml; do
+for f in deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.timer deploy/resolvers/*.conf deploy/prometheus/alerts.yml; do
 	case $f in
-	lib/systemd/*) [ -f "$dest/opt/tapir/lib/systemd/system/${f##*/}" ] || fail "make install: ${f##*/} missing" ;;
-	lib/resolvers/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/resolvers/${f##*/}" || fail "make install: ${f##*/}" ;;
-	lib/prometheus/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/prometheus/${f##*/}" || fail "make install: ${f##*/}" ;;
+	deploy/systemd/*) [ -f "$dest/opt/tapir/lib/systemd/system/${f##*/}" ] || fail "make install: ${f##*/} missing" ;;
+	deploy/resolvers/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/resolvers/${f##*/}" || fail "make install: ${f##*/}" ;;
+	deploy/prometheus/*) cmp -s "$f" "$dest/opt/tapir/share/doc/tapir-toolkit/prometheus/${f##*/}" || fail "make install: ${f##*/}" ;;
 	esac
 done
 if grep -l /usr/local/bin "$dest"/opt/tapir/lib/systemd/system/*; then fail "make install: units above name /usr/local/bin"; fi
@@ -77,10 +77,10 @@ for t in "${tools[@]}"; do
 	[ -f "/usr/share/fish/vendor_completions.d/$t.fish" ] || fail "fish completion for $t missing"
 done
 [ -f /usr/share/doc/$pkg/copyright ] || fail "/usr/share/doc/$pkg/copyright missing"
-for f in lib/resolvers/*.conf lib/resolvers/*.lua; do
+for f in deploy/resolvers/*.conf deploy/resolvers/*.lua; do
 	cmp -s "$f" "/usr/share/doc/$pkg/resolvers/${f##*/}" || fail "/usr/share/doc/$pkg/resolvers/${f##*/} missing or not $f"
 done
-for f in lib/prometheus/*.yml; do
+for f in deploy/prometheus/*.yml; do
 	cmp -s "$f" "/usr/share/doc/$pkg/prometheus/${f##*/}" || fail "/usr/share/doc/$pkg/prometheus/${f##*/} missing or not $f"
 done
 for t in "${tools[@]}"; do

@@ -15,7 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/unboundtest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 )
 
 // build builds the other tools of the pipeline into dir.

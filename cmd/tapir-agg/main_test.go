@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"

@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"github.com/miekg/dns"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 	"github.com/tapir-edge/tapir/lib/tool"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
 
 func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }

@@ -16,15 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"filippo.io/age"
 
 	"github.com/tapir-edge/tapir/lib/cat"
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/stream"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
-	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
+	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
 

@@ -18,9 +18,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/dnstap"
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // dnsdist, configured with dnsdist-dnstap.lua of tapir-listen(1)

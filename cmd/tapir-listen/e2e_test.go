@@ -15,15 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/dnswire"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 )
 
 // The test binary doubles as tapir-listen, so that the tests run the real

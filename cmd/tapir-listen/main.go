@@ -5,8 +5,8 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/listen"
-	"github.com/tapir-edge/tapir/lib/resolvers"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
 

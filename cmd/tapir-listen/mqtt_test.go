@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/mqtttest"
+	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 
 	"github.com/tapir-edge/tapir/lib/enroll"
-	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // compactJWS signs payload by hand (RFC 7515 compact serialisation).

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"

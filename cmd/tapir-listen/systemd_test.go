@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
-// Every unit file in lib/systemd passes systemd-analyze verify, together,
+// Every unit file in deploy/systemd passes systemd-analyze verify, together,
 // so that the units of the edge pipeline and the policy processor find
 // each other (the FIFO sockets between the stages).
 func TestUnitFiles(t *testing.T) {
 	var names []string
 	for _, pattern := range []string{"*.socket", "*.service", "*.timer"} {
-		m, _ := filepath.Glob(filepath.Join("../../lib/systemd", pattern))
+		m, _ := filepath.Glob(filepath.Join("../../deploy/systemd", pattern))
 		for _, p := range m {
 			names = append(names, filepath.Base(p))
 		}

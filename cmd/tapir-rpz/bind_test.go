@@ -11,8 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // BIND, as a second resolver: its dnstap reaches tapir-listen, and it

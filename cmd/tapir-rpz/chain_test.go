@@ -21,15 +21,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/mqtttest"
+	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/enroll"
-	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
+	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 )
 
 // The whole policy path: the core signs an observation (with a key the

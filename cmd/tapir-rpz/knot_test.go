@@ -13,8 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // Knot Resolver, configured with the files the man pages show: its

@@ -6,7 +6,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/rpz"
 	"github.com/tapir-edge/tapir/lib/tool"
 )

@@ -12,12 +12,12 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 	"github.com/tapir-edge/tapir/lib/tool"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
 )
 
 func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // tapir-rpz serve --metrics: the zone's serial and size, observations

@@ -9,9 +9,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 )
 
 // Monitor mode, on the resolver's side (the files of tapir-rpz(1) MONITOR

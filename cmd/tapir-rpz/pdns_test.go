@@ -5,8 +5,8 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // PowerDNS Recursor takes the zone from tapir-rpz serve (rpzPrimary, the

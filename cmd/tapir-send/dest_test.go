@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/mqtttest"
+	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 
 	"filippo.io/age"
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // new_qname records go to a real mosquitto (TLS, client certificates) as

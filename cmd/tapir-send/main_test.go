@@ -27,8 +27,8 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 	"github.com/tapir-edge/tapir/lib/tool"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
 )
 
 func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }

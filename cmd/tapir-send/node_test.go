@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/enroll"
-	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // From a credentials file to delivered aggregates: tapir-enroll's node

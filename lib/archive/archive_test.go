@@ -18,11 +18,11 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/stream"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 const dnstapCT = "protobuf:dnstap.Dnstap"

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
 )
 
 const benchFrames = 20000

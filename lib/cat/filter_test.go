@@ -14,9 +14,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
 )
 
 var filterBase = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -19,9 +19,9 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
 )
 
 // TestJSONCaptureKnown checks the JSON of one capture against what its

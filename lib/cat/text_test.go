@@ -12,8 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/cat/cattest"
 	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/testkit/cattest"
 )
 
 // dnstapQ runs the real dnstap -q on file in the time zone tz.

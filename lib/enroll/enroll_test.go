@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/enroll/nodemantest"
+	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
 	"github.com/tapir-edge/tapir/lib/tool"
 )
 

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/mqtttest"
+	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // The test CA and the real mosquitto come from lib/mqtttest.

@@ -10,9 +10,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/resolvers"
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
-	"github.com/tapir-edge/tapir/lib/unboundtest"
+	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
 )
 
 const e2eZone = `$ORIGIN example.test.

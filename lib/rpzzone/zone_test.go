@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 func rule(name string, suffix bool, a Action, target string) *Rule {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/mqttpub"
-	"github.com/tapir-edge/tapir/lib/mqtttest"
+	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 )
 
 // concurrent is flaky, taking several records at once, each slowly: it

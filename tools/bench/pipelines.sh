@@ -340,7 +340,7 @@ unbound_setup() {
 		alias	CNAME	www.example.test.
 		*.wild	A	192.0.2.99
 	EOF
-	# As in lib/internal/unboundtest: answers from an auth-zone only,
+	# As in lib/testkit/unboundtest: answers from an auth-zone only,
 	# everything else refused, no network. so-rcvbuf keeps bursts of
 	# dnsperf's queries from overflowing the socket.
 	cat >"$dir/unbound.conf" <<-EOF

@@ -23,9 +23,13 @@ var (
 // package's metrics.New prefix with each name it registers (counters get
 // _total).
 func registered(t *testing.T) map[string]bool {
-	dirs, err := filepath.Glob("../*")
-	if err != nil {
-		t.Fatal(err)
+	var dirs []string
+	for _, g := range []string{"../../lib/*", "../../cmd/*"} {
+		d, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d...)
 	}
 	names := map[string]bool{}
 	for _, dir := range dirs {

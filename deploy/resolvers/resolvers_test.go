@@ -55,7 +55,7 @@ func TestSection(t *testing.T) {
 	}
 }
 
-// A block of README.md that begins "# lib/resolvers/FILE" shows FILE as
+// A block of README.md that begins "# deploy/resolvers/FILE" shows FILE as
 // it is.
 func TestREADME(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
@@ -66,7 +66,7 @@ func TestREADME(t *testing.T) {
 	n := 0
 	for i := 1; i < len(blocks); i += 2 {
 		first, rest, _ := strings.Cut(blocks[i], "\n")
-		name, ok := strings.CutPrefix(first, "# lib/resolvers/")
+		name, ok := strings.CutPrefix(first, "# deploy/resolvers/")
 		if !ok {
 			continue
 		}

@@ -48,7 +48,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tapir-edge/tapir/lib/tool/tooltest"
+	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 )
 
 // DefaultZoneName is the origin of [DefaultZone].

@@ -95,7 +95,7 @@ func LoopbackPort() (int, error) {
 	return 0, err
 }
 
-// VerifyUnits checks systemd unit files of lib/systemd with
+// VerifyUnits checks systemd unit files of deploy/systemd with
 // systemd-analyze verify, as installed: every ExecStart's
 // /usr/local/bin/tapir-TOOL points at this test binary and MANPATH at
 // man/, since verify checks both. root is the repository root, relative to
@@ -120,7 +120,7 @@ func VerifyUnits(t *testing.T, root string, names ...string) map[string]string {
 	texts := map[string]string{}
 	var paths []string
 	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(root, "lib", "systemd", name))
+		b, err := os.ReadFile(filepath.Join(root, "deploy", "systemd", name))
 		if err != nil {
 			t.Fatal(err)
 		}
