@@ -7,9 +7,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/agg"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
+
+//go:generate go run -tags docs .
 
 func main() { tool.Main(app(), manual) }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
@@ -19,10 +20,9 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 // The test binary doubles as tapir-agg.
 func TestMain(m *testing.M) { tooltest.Main(m, main) }

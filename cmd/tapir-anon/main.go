@@ -5,9 +5,11 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/anon"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
+
+//go:generate go run -tags docs .
 
 func main() { tool.Main(app(), manual) }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"github.com/miekg/dns"
@@ -22,10 +23,9 @@ import (
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 // The test binary doubles as tapir-anon.
 func TestMain(m *testing.M) { tooltest.Main(m, main) }

@@ -20,12 +20,13 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/lib/cat"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/stream"
 	"github.com/tapir-edge/tapir/lib/testkit/cattest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // TestMain lets the tests run this binary as tapir-cat.
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
 // TestDocs checks man/tapir-cat.1 and the completions; with
 // TAPIR_UPDATE_DOCS=1 it writes them.
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 const violationsDir = "../../testdata/dns-violations"
 

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 
 	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 // The test binary doubles as tapir-enroll.
 func TestMain(m *testing.M) {

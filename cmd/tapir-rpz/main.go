@@ -6,10 +6,12 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/rpz"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
+
+//go:generate go run -tags docs .
 
 func main() { tool.Main(app(), manual) }
 

@@ -12,15 +12,15 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/deploy/resolvers"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
 	"github.com/tapir-edge/tapir/lib/testkit/unboundtest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 func TestMain(m *testing.M) { tooltest.Main(m, main) }
 

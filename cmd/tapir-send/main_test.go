@@ -25,13 +25,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/cmd/tool/docs"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/testkit/tooltest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
-func TestDocs(t *testing.T) { tool.TestDocs(t, app(), manual) }
+func TestDocs(t *testing.T) { docs.Test(t, app(), manual) }
 
 func TestMain(m *testing.M) { tooltest.Main(m, main) }
 

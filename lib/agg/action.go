@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/hll"
@@ -24,7 +25,7 @@ import (
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/seen"
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/lib/stream"
 	"github.com/tapir-edge/tapir/lib/wellknown"
 )
 
@@ -172,7 +173,7 @@ func Action(c *cli.Context) error {
 	// Continue: a FIFO that systemd holds may have been read in part by
 	// an earlier run, or written by a writer that crashed.
 	// Plausible: what follows a crash is checked (resynchronised).
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: tool.Plausible(dnstap.ContentType)}, log)
+	src := stream.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: dnstap.Plausible}, log)
 	defer src.Close()
 	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	// The reader hands over frames in batches, so that a quiet stdin
@@ -257,7 +258,7 @@ loop:
 					log.Error("save state", "err", err)
 				}
 			}
-		case <-sig.Hup:
+		case <-sig.Reload:
 			if err := wk.load(log, badLines); err != nil {
 				log.Error("reload --well-known: keeping the old list", "err", err)
 			}
@@ -266,7 +267,7 @@ loop:
 				log.Error("reopen output", "err", err)
 			}
 			mu.Unlock()
-		case <-sig.Usr1:
+		case <-sig.Report:
 			publish()
 			m.Log(log, "counters")
 		case <-done:

@@ -7,12 +7,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/fault"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/pseudo"
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/lib/stream"
 )
 
 // Action is tapir-anon: it reads the flags and the key, and rewrites the
@@ -42,14 +44,14 @@ func Action(c *cli.Context) error {
 	// an earlier run, or written by a writer that crashed; on SIGTERM,
 	// Run stops it at a frame boundary for the next run.
 	// Plausible: what follows a crash is checked (resynchronised).
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: tool.Plausible(dnstap.ContentType)}, log)
+	src := stream.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{dnstap.ContentType}, Continue: true, Plausible: dnstap.Plausible}, log)
 	defer src.Close()
 	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	sink := &lockedSink{out: out}
 	go func() {
 		for {
 			select {
-			case <-sig.Hup:
+			case <-sig.Reload:
 				if key, err := readKey(c); err != nil {
 					log.Error("reload key: keeping the old one", "err", err)
 				} else if err := cfg.Keys.Replace(key); err != nil {
@@ -60,7 +62,7 @@ func Action(c *cli.Context) error {
 				if err := sink.reopen(); err != nil {
 					log.Error("reopen output", "err", err)
 				}
-			case <-sig.Usr1:
+			case <-sig.Report:
 				m.Log(log, "counters")
 			case <-ctx.Done():
 				return
@@ -73,7 +75,7 @@ func Action(c *cli.Context) error {
 	}
 	m.Log(log, "counters at exit")
 	if err != nil {
-		return tool.InputError(err)
+		return fault.New(fault.Input, err)
 	}
 	return src.Err()
 }
@@ -173,7 +175,7 @@ func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
 // lockedSink serialises the pipeline's writes with SIGHUP's reopen.
 type lockedSink struct {
 	mu  sync.Mutex
-	out *tool.Output
+	out *stream.Output
 }
 
 func (s *lockedSink) WriteFrames(b []byte, n int) error {

@@ -14,8 +14,9 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/lib/stream"
 )
 
 // Action is tapir-cat: it reads the flags, then prints each input in turn.
@@ -61,7 +62,7 @@ func Action(c *cli.Context) error {
 					os.Exit(code)
 				}
 				return
-			case <-sig.Usr1:
+			case <-sig.Report:
 				slog.Info("counters", "frames", p.Frames(), "matched", p.Matched(), "bad_frames", p.Bad())
 			case <-done:
 				return
@@ -99,7 +100,7 @@ func Action(c *cli.Context) error {
 // itself, and returns only those that end tapir-cat: write errors and
 // usage errors.
 func printInput(p *Printer, name string, ids []age.Identity, failed *inputErrors) error {
-	in, err := tool.Open(name, ids, fstrm.ReaderOptions{ContentTypes: ContentTypes})
+	in, err := stream.Open(name, ids, fstrm.ReaderOptions{ContentTypes: ContentTypes})
 	if err != nil {
 		if tool.Code(err) == tool.ExitUsage {
 			return err

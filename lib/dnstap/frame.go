@@ -224,3 +224,12 @@ func addrPort(a []byte, port uint32) netip.AddrPort {
 
 // ContentType is the Frame Streams content type of a dnstap stream.
 const ContentType = "protobuf:dnstap.Dnstap"
+
+// Plausible reports whether b can be a dnstap frame as the tools read
+// them: it decodes, and holds a Message. A reader that lost its place in
+// a stream checks the first frame after it resynchronised with it
+// (fstrm.ReaderOptions.Plausible).
+func Plausible(b []byte) bool {
+	var f Frame
+	return f.Unmarshal(b) == nil && f.HasMessage
+}

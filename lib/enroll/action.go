@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/cmd/tool"
 )
 
 // The command-line actions of tapir-enroll. A flag may be given before or

@@ -18,7 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/cmd/tool"
 )
 
 // MaxSkew is the clock difference with the node manager beyond which a

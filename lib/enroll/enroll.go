@@ -18,8 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/keyfile"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // Options of enroll and renew.

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 const name = "edge-17.nodes.test.example"

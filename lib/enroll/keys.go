@@ -17,8 +17,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/keyfile"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // Credentials are what the node manager hands an operator out of band to

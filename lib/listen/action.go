@@ -11,10 +11,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/metrics"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // DefaultTimeout is how long a resolver may stall in the handshake or in a
@@ -45,13 +45,13 @@ func Action(c *cli.Context) error {
 	go func() {
 		for {
 			select {
-			case <-sig.Hup:
+			case <-sig.Reload:
 				if err := s.Reopen(); err != nil {
 					slog.Error("reopen output", "err", err)
 				} else {
 					slog.Info("output reopened")
 				}
-			case <-sig.Usr1:
+			case <-sig.Report:
 				m.Log(slog.Default(), "counters")
 			case <-ctx.Done():
 				return

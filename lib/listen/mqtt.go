@@ -12,12 +12,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/clientcert"
 	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/observe"
 	"github.com/tapir-edge/tapir/lib/record"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // mqttAction is tapir-listen --mqtt: it subscribes to the core's
@@ -93,7 +93,7 @@ func mqttAction(c *cli.Context) error {
 	go func() {
 		for {
 			select {
-			case <-sig.Hup:
+			case <-sig.Reload:
 				if k, err := observe.LoadKeys(jwks, log); err != nil {
 					log.Error("reload trusted keys: keeping the old ones", "err", err)
 				} else {
@@ -104,7 +104,7 @@ func mqttAction(c *cli.Context) error {
 					log.Error("reopen output", "err", err)
 				}
 				mu.Unlock()
-			case <-sig.Usr1:
+			case <-sig.Report:
 				m.Log(log, "counters")
 			case <-ctx.Done():
 				return

@@ -5,6 +5,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"time"
@@ -25,6 +26,14 @@ const (
 	TypeObservation = "observation"
 	TypeStats       = "stats"
 )
+
+// Plausible reports whether b can be a record: a JSON object, which holds
+// no zero byte. A reader that lost its place in a stream checks the first
+// frame after it resynchronised with it (fstrm.ReaderOptions.Plausible).
+func Plausible(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && bytes.IndexByte(b, 0) < 0
+}
 
 // Type returns the "type" member of a record without decoding the rest.
 func Type(b []byte) (string, error) {

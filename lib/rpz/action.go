@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/blocklist"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/keyfile"
@@ -21,7 +22,7 @@ import (
 	"github.com/tapir-edge/tapir/lib/policy"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/rpzzone"
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/lib/stream"
 )
 
 // open builds the Processor the flags describe, with its lists loaded
@@ -80,8 +81,8 @@ func observe(ctx context.Context, c *cli.Context, p *Processor, names []string, 
 	log := slog.Default()
 	// Continue: under systemd the input is a FIFO (tapir-rpz.socket) that
 	// an earlier run read in part, or whose writer restarted or crashed.
-	src := tool.NewFrames(names, ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType},
-		Continue: true, Plausible: tool.Plausible(record.ContentType)}, log)
+	src := stream.NewFrames(names, ids, fstrm.ReaderOptions{ContentTypes: []string{record.ContentType},
+		Continue: true, Plausible: record.Plausible}, log)
 	defer src.Close()
 	if m != nil {
 		m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
@@ -238,9 +239,9 @@ func ServeAction(c *cli.Context) error {
 					written = s
 				}
 			}
-		case <-sig.Hup:
+		case <-sig.Reload:
 			reload()
-		case <-sig.Usr1:
+		case <-sig.Report:
 			m.Log(log, "counters")
 		case err := <-serveErr:
 			return err

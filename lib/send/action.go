@@ -23,6 +23,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/aggrec"
 	"github.com/tapir-edge/tapir/lib/archive"
 	"github.com/tapir-edge/tapir/lib/clientcert"
@@ -35,7 +36,6 @@ import (
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/spool"
 	"github.com/tapir-edge/tapir/lib/stream"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // Action is tapir-send: it spools every record of the input for each
@@ -61,9 +61,9 @@ func Action(c *cli.Context) error {
 	m := metrics.New("tapir_send")
 	var queues []*Queue
 	var streams []streamDest
-	ct := record.ContentType
+	ct, plausible := record.ContentType, record.Plausible
 	if c.Bool("dnstap") {
-		ct = dnstap.ContentType
+		ct, plausible = dnstap.ContentType, dnstap.Plausible
 	}
 	// One client certificate for every destination, loaded when one
 	// needs it; it follows renewals by itself (lib/clientcert).
@@ -131,7 +131,7 @@ func Action(c *cli.Context) error {
 	// Continue: a FIFO that systemd holds may have been read in part by
 	// an earlier run, or written by a writer that crashed.
 	// Plausible: what follows a crash is checked (resynchronised).
-	src := tool.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}, Continue: true, Plausible: tool.Plausible(ct)}, log)
+	src := stream.NewFrames(tool.Inputs(c), ids, fstrm.ReaderOptions{ContentTypes: []string{ct}, Continue: true, Plausible: plausible}, log)
 	defer src.Close()
 	m.CounterFunc("input_skipped_bytes", "Input bytes skipped to find a frame boundary again, after a stage or writer died mid-frame.", func() float64 { return float64(src.Skipped()) })
 	read := make(chan error, 1)
@@ -197,7 +197,7 @@ loop:
 		case runErr = <-read:
 			drained = true
 			break loop
-		case <-sig.Usr1:
+		case <-sig.Report:
 			m.Log(log, "counters")
 		case <-ctx.Done():
 			// Stop the input at a frame boundary and spool what it

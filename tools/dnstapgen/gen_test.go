@@ -18,9 +18,9 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 var both = []dnstap.MessageType{dnstap.ClientQuery, dnstap.ClientResponse}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tapir-edge/tapir/lib/tool"
+	"github.com/tapir-edge/tapir/cmd/tool"
 )
 
 func main() { tool.Main(app(), manual) }

@@ -13,9 +13,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/tool"
 )
 
 // ContentType is the content type of the streams dnstapgen writes.

@@ -1,7 +1,6 @@
-package tool
+package stream
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,8 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/fault"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/record"
 )
 
 // Frames reads the frames of several inputs one after another, as a
@@ -114,7 +112,7 @@ func (fs *Frames) Next() ([]byte, int64, string, error) {
 					// Stopped before the input said anything.
 					return nil, 0, "", io.EOF
 				}
-				if Code(err) == ExitUsage {
+				if fault.Of(err) == fault.Config {
 					// A missing identity: no input will do better.
 					return nil, 0, "", err
 				}
@@ -154,26 +152,6 @@ func (fs *Frames) Next() ([]byte, int64, string, error) {
 // called from any goroutine, as a metric's.
 func (fs *Frames) Skipped() int64 { return fs.skip.Load() }
 
-// Plausible is the check, for fstrm.ReaderOptions.Plausible, that a frame
-// can be one of content type ct: a dnstap frame decodes, with a Message;
-// a record is a JSON object (which holds no zero byte). It is nil for
-// other content types.
-func Plausible(ct string) func([]byte) bool {
-	switch ct {
-	case dnstap.ContentType:
-		return func(b []byte) bool {
-			var f dnstap.Frame
-			return f.Unmarshal(b) == nil && f.HasMessage
-		}
-	case record.ContentType:
-		return func(b []byte) bool {
-			b = bytes.TrimSpace(b)
-			return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && bytes.IndexByte(b, 0) < 0
-		}
-	}
-	return nil
-}
-
 func (fs *Frames) fail(err error) {
 	fs.log.Error("input", "err", err)
 	fs.bad = append(fs.bad, err)
@@ -184,15 +162,16 @@ func (fs *Frames) fail(err error) {
 // wait.
 func (fs *Frames) Buffered() bool { return fs.in != nil && fs.in.DataBuffered() }
 
-// Err returns an input error (exit 3) if any input could not be read.
+// Err returns an error of kind fault.Input if any input could not be
+// read whole.
 func (fs *Frames) Err() error {
 	switch len(fs.bad) {
 	case 0:
 		return nil
 	case 1:
-		return InputError(fs.bad[0])
+		return fault.New(fault.Input, fs.bad[0])
 	}
-	return InputError(fmt.Errorf("%d inputs could not be read whole: %w", len(fs.bad), errors.Join(fs.bad...)))
+	return fault.Errorf(fault.Input, "%d inputs could not be read whole: %w", len(fs.bad), errors.Join(fs.bad...))
 }
 
 // Close closes the input being read.

@@ -28,3 +28,11 @@ func TestEnvName(t *testing.T) {
 		t.Errorf("EnvName = %q", got)
 	}
 }
+
+func TestIndent(t *testing.T) {
+	got := indent("one\ntwo\n\nthree\n  verbatim")
+	want := "one\n   two\n\n   three\n     verbatim"
+	if got != want {
+		t.Errorf("indent = %q, want %q", got, want)
+	}
+}

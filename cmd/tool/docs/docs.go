@@ -1,4 +1,8 @@
-package tool
+// Package docs makes the man page and the shell completions (bash, zsh,
+// fish) of a tool from its command-line definition, and checks that the
+// files checked in are up to date. Only go generate and the tests use it:
+// the tools do not link it.
+package docs
 
 import (
 	"errors"
@@ -13,27 +17,45 @@ import (
 	"unicode"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/cmd/tool"
 )
 
-// TestDocs checks that the man page and the shell completions of a tool,
-// as Man and Completion make them from app and m, match the files checked
-// in under man/ and completions/ at the root of the repository. With
-// TAPIR_UPDATE_DOCS=1 in the environment it writes the files instead.
-//
-// Each tool's package calls it from a test named TestDocs, with a fresh
-// app: TestDocs calls Setup, which changes the app.
-func TestDocs(t *testing.T, app *cli.App, m Manual) {
+// Main writes the man page and the shell completions of app, which is
+// not yet set up, under the root of the repository (the directory of
+// go.mod at or above the working directory), and exits. A tool built with
+// -tags docs does this instead of running: go generate (make man
+// completions) builds each so.
+func Main(app *cli.App, m tool.Manual) {
+	code := 0
+	root, err := repoRoot()
+	if err == nil {
+		var wrote []string
+		wrote, _, err = syncDocs(root, app, m, true)
+		for _, f := range wrote {
+			fmt.Println("wrote", f)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: docs: %v\n", app.Name, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// Test checks that the man page and the shell completions of app, which
+// is not yet set up, match the files checked in under man/ and
+// completions/ at the root of the repository. Each tool's package calls
+// it from a test named TestDocs.
+func Test(t testing.TB, app *cli.App, m tool.Manual) {
 	t.Helper()
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrote, stale, err := syncDocs(root, app, m, os.Getenv("TAPIR_UPDATE_DOCS") == "1")
+	_, stale, err := syncDocs(root, app, m, false)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range wrote {
-		t.Logf("wrote %s", f)
 	}
 	for _, s := range stale {
 		t.Error(s)
@@ -43,11 +65,11 @@ func TestDocs(t *testing.T, app *cli.App, m Manual) {
 // syncDocs sets app up with m, and compares its man page and completions
 // with the files under root, or with update writes those that differ. It
 // returns the files it wrote and what is wrong with those it compared.
-func syncDocs(root string, app *cli.App, m Manual, update bool) (wrote, stale []string, err error) {
-	if _, ok := app.Metadata[manualKey]; ok {
-		return nil, nil, errors.New("tool.TestDocs: the app is already set up; pass a fresh one")
+func syncDocs(root string, app *cli.App, m tool.Manual, update bool) (wrote, stale []string, err error) {
+	if _, ok := tool.ManualOf(app); ok {
+		return nil, nil, errors.New("docs: the app is already set up; pass a fresh one")
 	}
-	Setup(app, m)
+	tool.Setup(app, m)
 	files := []struct{ path, text string }{
 		{"man/" + app.Name + ".1", Man(app)},
 		{"completions/" + app.Name + ".bash", ""},
@@ -96,7 +118,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("tool.TestDocs: no go.mod at or above the working directory")
+			return "", errors.New("docs: no go.mod at or above the working directory")
 		}
 		dir = parent
 	}
@@ -115,18 +137,6 @@ func firstDiff(have, want string) string {
 			return fmt.Sprintf("line %d:\n\thave %q\n\twant %q", i+1, h[i], w[i])
 		}
 	}
-}
-
-// indent indents the lines of a description after the first by three
-// spaces, as urfave/cli's help template indents the first line.
-func indent(s string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if i > 0 && l != "" {
-			lines[i] = "   " + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // flagDoc is what the man page and the completions say about a flag.

@@ -1,4 +1,4 @@
-package tool
+package docs
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,10 +36,10 @@ Verbatim lines:
 			&cli.BoolFlag{Name: "secret", Usage: "do what nobody should", Hidden: true},
 			&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 3, Usage: "do it `N` times", Category: "Tuning"},
 			&cli.PathFlag{Name: "config", Usage: "read options from the file", TakesFile: true},
-		}, OutputFlags()...),
+		}, tool.OutputFlags()...),
 	}
-	return Setup(app, Manual{
-		Examples: []Example{
+	return tool.Setup(app, tool.Manual{
+		Examples: []tool.Example{
 			{Text: "Read two files:", Command: "tapir-test -r a.fstrm -r b.fstrm"},
 			{Text: "A long one:", Command: `tapir-test -r /var/lib/tapir/a-long-file-name.fstrm --mode slow --wait 1s --count 7 -w "out file" | tapir-cat`},
 		},
@@ -104,7 +105,7 @@ func TestManContent(t *testing.T) {
 }
 
 func TestManEmpty(t *testing.T) {
-	page := Man(Setup(&cli.App{Name: "tapir-bare", Usage: "do nothing", ArgsUsage: "[FILE]..."}, Manual{}))
+	page := Man(tool.Setup(&cli.App{Name: "tapir-bare", Usage: "do nothing", ArgsUsage: "[FILE]..."}, tool.Manual{}))
 	for _, want := range []string{
 		".SY tapir\\-bare\n[\\fIoptions\\fR] [\\fIFILE\\fR]...\n.YS\n",
 		".SH EXIT STATUS\n",

@@ -1,7 +1,8 @@
-// Package tool is the command-line plumbing every tapir tool shares: the
-// conventions of DESIGN.md (environment variables for every flag, logging
-// to stderr, exit codes, signals, input and output streams) in one place,
-// so that a tool's main.go holds only its flags and one call into lib.
+// Package tool is the command line every tapir tool shares: environment
+// variables for every flag, logging to stderr, the flags of inputs and
+// outputs, signals, and the exit codes that the kinds of failure of
+// lib/fault map to; so that a tool's main.go holds only its flags, its
+// manual and the calls into lib. The library packages know nothing of it.
 package tool
 
 import (
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/tapir-edge/tapir/lib/fault"
 )
 
 // Exit codes, the same for every tool and documented in each man page.
@@ -39,18 +42,11 @@ func (e *Error) ExitCode() int { return e.Code }
 
 // Usagef returns a usage or configuration error (exit 2).
 func Usagef(format string, args ...any) error {
-	return &Error{ExitUsage, fmt.Errorf(format, args...)}
+	return fault.Errorf(fault.Config, format, args...)
 }
 
-// InputError marks err as unreadable input (exit 3).
-func InputError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{ExitInput, err}
-}
-
-// Code returns the exit code for err.
+// Code returns the exit code for err: the code of an Error (or another
+// cli.ExitCoder), else the one of its kind of failure.
 func Code(err error) int {
 	if err == nil {
 		return ExitOK
@@ -58,6 +54,16 @@ func Code(err error) int {
 	var e cli.ExitCoder
 	if errors.As(err, &e) {
 		return e.ExitCode()
+	}
+	switch fault.Of(err) {
+	case fault.Config:
+		return ExitUsage
+	case fault.Input:
+		return ExitInput
+	case fault.Refused:
+		return ExitRefused
+	case fault.Unavailable:
+		return ExitUnavailable
 	}
 	return ExitFailure
 }
@@ -141,10 +147,11 @@ func Setup(app *cli.App, m Manual) *cli.App {
 	return app
 }
 
-// ManualOf returns the Manual that Setup stored in app.
-func ManualOf(app *cli.App) Manual {
-	m, _ := app.Metadata[manualKey].(Manual)
-	return m
+// ManualOf returns the Manual that Setup stored in app, and whether app
+// was set up.
+func ManualOf(app *cli.App) (Manual, bool) {
+	m, ok := app.Metadata[manualKey].(Manual)
+	return m, ok
 }
 
 // Run runs an app made by Setup and returns its exit code, having logged
@@ -207,4 +214,16 @@ func setupLog(c *cli.Context) error {
 	}
 	slog.SetDefault(slog.New(h).With("tool", c.App.Name))
 	return nil
+}
+
+// indent indents the lines of a description after the first by three
+// spaces, as urfave/cli's help template indents the first line.
+func indent(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if i > 0 && l != "" {
+			lines[i] = "   " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }

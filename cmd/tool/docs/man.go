@@ -1,4 +1,4 @@
-package tool
+package docs
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,21 +24,21 @@ var exitStatus = []struct {
 	code int
 	text string
 }{
-	{ExitOK, "Success."},
-	{ExitFailure, "A runtime failure."},
-	{ExitUsage, "A usage or configuration error."},
-	{ExitInput, "Input that could not be read: a corrupt stream, or a stream of the wrong content type."},
-	{ExitRefused, "A remote peer refused: an HTTP 4xx answer, or bad credentials."},
-	{ExitUnavailable, "A remote peer is unreachable or failed; a later retry may succeed."},
+	{tool.ExitOK, "Success."},
+	{tool.ExitFailure, "A runtime failure."},
+	{tool.ExitUsage, "A usage or configuration error."},
+	{tool.ExitInput, "Input that could not be read: a corrupt stream, or a stream of the wrong content type."},
+	{tool.ExitRefused, "A remote peer refused: an HTTP 4xx answer, or bad credentials."},
+	{tool.ExitUnavailable, "A remote peer is unreachable or failed; a later retry may succeed."},
 }
 
-// Man returns the man page, in section 1, of an app made by Setup: its
+// Man returns the man page, in section 1, of an app made by tool.Setup: its
 // name, usage text, description and flags, and the examples, extra
-// sections and references of its Manual, with the exit status and
+// sections and references of its tool.Manual, with the exit status and
 // environment conventions that all tools share. The page is in roff with
 // the man macros, and depends only on app, so that it can be checked in.
 func Man(app *cli.App) string {
-	m := ManualOf(app)
+	m, _ := tool.ManualOf(app)
 	flags := flagDocs(app)
 	w := &manWriter{options: map[string]bool{}, commands: map[string]bool{app.Name: true}}
 	for _, f := range flags {

@@ -1,4 +1,4 @@
-package tool
+package docs
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Completion returns a completion script for an app made by Setup, for
+// Completion returns a completion script for an app made by tool.Setup, for
 // shell "bash", "zsh" or "fish". The script completes the long and short
 // options; the value of an option that takes a file (TakesFile), and any
 // argument that is not an option, complete as file names; the value of

@@ -1,4 +1,4 @@
-package tool
+package docs
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,7 +16,7 @@ func bareApp() *cli.App {
 	return &cli.App{
 		Name:  "tapir-test",
 		Usage: "test the documentation",
-		Flags: OutputFlags(),
+		Flags: tool.OutputFlags(),
 	}
 }
 
@@ -23,12 +24,12 @@ func TestSyncDocs(t *testing.T) {
 	root := t.TempDir()
 	files := []string{"man/tapir-test.1", "completions/tapir-test.bash", "completions/_tapir-test", "completions/tapir-test.fish"}
 
-	wrote, stale, err := syncDocs(root, bareApp(), Manual{}, false)
+	wrote, stale, err := syncDocs(root, bareApp(), tool.Manual{}, false)
 	if err != nil || len(wrote) != 0 || len(stale) != 4 || stale[0] != "man/tapir-test.1 is missing: run make man completions" {
 		t.Fatalf("without files: wrote %q, stale %q, %v", wrote, stale, err)
 	}
 
-	wrote, stale, err = syncDocs(root, bareApp(), Manual{}, true)
+	wrote, stale, err = syncDocs(root, bareApp(), tool.Manual{}, true)
 	if err != nil || !slices.Equal(wrote, files) || len(stale) != 0 {
 		t.Fatalf("update: wrote %q, stale %q, %v", wrote, stale, err)
 	}
@@ -37,17 +38,17 @@ func TestSyncDocs(t *testing.T) {
 		t.Fatalf("man page: %v\n%s", err, page)
 	}
 
-	wrote, stale, err = syncDocs(root, bareApp(), Manual{}, false)
+	wrote, stale, err = syncDocs(root, bareApp(), tool.Manual{}, false)
 	if err != nil || len(wrote) != 0 || len(stale) != 0 {
 		t.Fatalf("up to date: wrote %q, stale %q, %v", wrote, stale, err)
 	}
-	wrote, _, _ = syncDocs(root, bareApp(), Manual{}, true)
+	wrote, _, _ = syncDocs(root, bareApp(), tool.Manual{}, true)
 	if len(wrote) != 0 {
 		t.Errorf("update when up to date wrote %q", wrote)
 	}
 
 	// A new example makes the man page stale, and only it.
-	m := Manual{Examples: []Example{{"Write a file:", "tapir-test -w out"}}}
+	m := tool.Manual{Examples: []tool.Example{{Text: "Write a file:", Command: "tapir-test -w out"}}}
 	_, stale, err = syncDocs(root, bareApp(), m, false)
 	if err != nil || len(stale) != 1 {
 		t.Fatalf("new example: stale %q, %v", stale, err)
@@ -59,8 +60,8 @@ func TestSyncDocs(t *testing.T) {
 
 	// An app that is already set up would document its flags twice.
 	app := bareApp()
-	Setup(app, Manual{})
-	if _, _, err := syncDocs(root, app, Manual{}, false); err == nil {
+	tool.Setup(app, tool.Manual{})
+	if _, _, err := syncDocs(root, app, tool.Manual{}, false); err == nil {
 		t.Error("app set up twice: no error")
 	}
 }
@@ -104,13 +105,5 @@ func TestFirstDiff(t *testing.T) {
 		if got := firstDiff(tt.have, tt.want); got != tt.diff {
 			t.Errorf("firstDiff(%q, %q) = %q, want %q", tt.have, tt.want, got, tt.diff)
 		}
-	}
-}
-
-func TestIndent(t *testing.T) {
-	got := indent("one\ntwo\n\nthree\n  verbatim")
-	want := "one\n   two\n\n   three\n     verbatim"
-	if got != want {
-		t.Errorf("indent = %q, want %q", got, want)
 	}
 }
