@@ -3,12 +3,16 @@
 package main
 
 import (
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/agg"
+	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/record"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 //go:generate go run -tags docs .
@@ -70,7 +74,7 @@ unseen for --forget-after is announced again. A burst of new names beyond
 			&cli.IntFlag{Name: "seen-capacity", Value: 1000000, Usage: "new names a day the seen-set holds at a 1% false-positive rate (`N`)", Category: "New names"},
 			&cli.IntFlag{Name: "new-qname-rate", Value: 1000, Usage: "at most `N` new_qname events a second; more are counted", Category: "New names"},
 		}, tool.InputFlags()...), tool.OutputFlags()...), tool.MetricsFlag),
-		Action: agg.Action,
+		Action: action,
 	}
 }
 
@@ -95,4 +99,50 @@ SIGHUP: reload the lists, reopen the -w file (a new stream, appended if the file
 SIGUSR1: log the counters.`},
 	},
 	SeeAlso: []string{"tapir-anon(1)", "tapir-send(1)", "tapir-cat(1)"},
+}
+
+func action(c *cli.Context) error {
+	o := agg.Options{
+		Config: agg.Config{
+			Interval:     c.Duration("interval"),
+			Late:         c.Duration("late"),
+			MaxDomains:   c.Int("max-domains"),
+			NewPerSecond: c.Int("new-qname-rate"),
+		},
+		WellKnown:     c.StringSlice("well-known"),
+		IgnoreNames:   c.StringSlice("ignore-names"),
+		IgnoreClients: c.StringSlice("ignore-clients"),
+		State:         c.String("state"),
+		ForgetAfter:   c.Duration("forget-after"),
+		SeenCapacity:  c.Int("seen-capacity"),
+		ClientHash:    c.String("client-hash"),
+	}
+	for _, arg := range c.StringSlice("types") {
+		for _, name := range strings.Split(arg, ",") {
+			t, err := dnstap.ParseMessageType(strings.TrimSpace(name))
+			if err != nil {
+				return tool.Usagef("--types: %v", err)
+			}
+			o.Types = append(o.Types, t)
+		}
+	}
+	a, err := agg.Open(o)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	out, err := tool.CreateOutput(c, record.ContentType)
+	if err != nil {
+		return err
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, a.Metrics()); err != nil {
+		return err
+	}
+	return a.Run(ctx, stage.Config{Inputs: tool.Inputs(c), Identities: ids, Signals: sig}, out)
 }

@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/tapir-edge/tapir/lib/fault"
 )
 
-// ErrExposed reports a secret file that group or others can read or write.
-var ErrExposed = errors.New("readable or writable by group or others")
+// ErrExposed reports a secret file that group or others can read or
+// write: a configuration error (fault.Config), for the operator to fix.
+var ErrExposed = fault.New(fault.Config, errors.New("readable or writable by group or others"))
 
 // Read returns the contents of the secret file at path. It refuses the file
 // if its mode lets group or others read or write it, naming the file and

@@ -1,6 +1,8 @@
 package keyfile
 
 import (
+	"github.com/tapir-edge/tapir/lib/fault"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,7 +21,7 @@ func TestReadRefusesExposed(t *testing.T) {
 	for _, mode := range []os.FileMode{0o640, 0o604, 0o620} {
 		os.Chmod(p, mode)
 		_, err := Read(p)
-		if !errors.Is(err, ErrExposed) || !strings.Contains(err.Error(), p) {
+		if !errors.Is(err, ErrExposed) || fault.Of(err) != fault.Config || !strings.Contains(err.Error(), p) {
 			t.Errorf("mode %04o: error %v, want ErrExposed naming the file", mode, err)
 		}
 	}
