@@ -65,9 +65,24 @@ func TestEnrolledNode(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(peers) != 2 || peers[0] != "edge-1" || !strings.Contains(keyids[0], `keyid="edge-1"`) {
 		t.Errorf("peers %v, signature inputs %v", peers, keyids)
+	}
+	mu.Unlock()
+
+	// The node's ca.crt is trusted too, as by tapir-listen --mqtt: with
+	// the receiver's CA in the node manager's bundle, no --ca-file.
+	caCrt := filepath.Join(nodeDir, "ca.crt")
+	b, _ := os.ReadFile(caCrt)
+	os.WriteFile(caCrt, append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: n.ca.Certificate[0]})...), 0o644)
+	cmd = tooltest.Command("--node", nodeDir, "--to", "aggrec", "--spool", filepath.Join(dir, "spool2"), "-r", records(t, dir, 2))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(peers) != 4 || peers[3] != "edge-1" {
+		t.Errorf("without --ca-file, trusting the node's ca.crt: peers %v", peers)
 	}
 }
 

@@ -1,3 +1,7 @@
+// Package enroll enrolls an edge node with the DNS TAPIR node manager
+// ("nodeman") and keeps its certificate valid: it makes the node's keys,
+// signs the enrollment and renewal requests, and writes the node
+// directory that the other tools read with --node DIR.
 package enroll
 
 import (
@@ -20,6 +24,7 @@ import (
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/keyfile"
+	"github.com/tapir-edge/tapir/lib/node"
 )
 
 // Options of enroll and renew.
@@ -70,7 +75,7 @@ func Enroll(ctx context.Context, o Options) error {
 	if o.Credentials == "" {
 		return tool.Usagef("enroll needs --credentials FILE")
 	}
-	if n, err := LoadNode(o.Dir); err == nil {
+	if n, err := node.Load(o.Dir); err == nil {
 		// Done before; the credentials file may be gone.
 		if fileExists(o.Credentials) {
 			cred, err := ReadCredentials(o.Credentials)
@@ -107,25 +112,25 @@ func Enroll(ctx context.Context, o Options) error {
 	// Keys first: a crash after the node manager took the public key
 	// must not lose the private one. Keys left by an interrupted run are
 	// used again.
-	data, err := o.loadOrMake(o.path(DataKeyFile), func() ([]byte, any, error) {
+	data, err := o.loadOrMake(o.path(node.DataKeyFile), func() ([]byte, any, error) {
 		k, err := NewDataKey(o.DataKeyType, cred.Name)
 		if err != nil {
 			return nil, nil, err
 		}
 		b, err := marshalKey(k)
 		return b, k, err
-	}, func(string) (any, error) { return readDataKey(o.path(DataKeyFile)) })
+	}, func(string) (any, error) { return node.ReadJWK(o.path(node.DataKeyFile)) })
 	if err != nil {
 		return err
 	}
-	tlsKey, err := o.loadOrMake(o.path(TLSKeyFile), func() ([]byte, any, error) {
+	tlsKey, err := o.loadOrMake(o.path(node.TLSKeyFile), func() ([]byte, any, error) {
 		k, err := NewTLSKey()
 		if err != nil {
 			return nil, nil, err
 		}
 		b, err := marshalTLSKey(k)
 		return b, k, err
-	}, func(p string) (any, error) { return readTLSKey(p) })
+	}, func(p string) (any, error) { return node.ReadPEMKey(p) })
 	if err != nil {
 		return err
 	}
@@ -177,25 +182,25 @@ func Enroll(ctx context.Context, o Options) error {
 		file string
 		data []byte
 	}{
-		{TLSCertFile, []byte(res.X509Certificate)},
-		{CACertFile, []byte(res.X509CACertificate)},
+		{node.TLSCertFile, []byte(res.X509Certificate)},
+		{node.CACertFile, []byte(res.X509CACertificate)},
 	} {
 		if err := keyfile.Write(o.path(w.file), w.data, 0o644); err != nil {
 			return err
 		}
 	}
-	if err := writeJSON(o.path(TrustedJWKSFile), pretty, 0o644); err != nil {
+	if err := writeJSON(o.path(node.TrustedJWKSFile), pretty, 0o644); err != nil {
 		return err
 	}
 	dalg, _ := dataAlg(dk)
 	// node.json last: its presence says the directory is complete.
-	n := &Node{
+	n := &node.Node{
 		Name: cred.Name, NodemanURL: nodeman, AggrecURL: res.AggrecURL,
 		MQTTBroker: res.MQTTBroker, MQTTTopics: res.MQTTTopics,
-		DataKey: DataKeyFile, DataKeyAlg: string(dalg), TLSKey: TLSKeyFile, TLSCert: TLSCertFile,
-		CACert: CACertFile, TrustedJWKS: TrustedJWKSFile, Enrolled: o.now().UTC().Truncate(time.Second),
+		DataKey: node.DataKeyFile, DataKeyAlg: string(dalg), TLSKey: node.TLSKeyFile, TLSCert: node.TLSCertFile,
+		CACert: node.CACertFile, TrustedJWKS: node.TrustedJWKSFile, Enrolled: o.now().UTC().Truncate(time.Second),
 	}
-	if err := writeJSON(o.path(NodeFile), n, 0o644); err != nil {
+	if err := writeJSON(o.path(node.File), n, 0o644); err != nil {
 		return err
 	}
 	slog.Info("enrolled", "node", cred.Name, "dir", o.Dir, "certificate_not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
@@ -327,11 +332,11 @@ func Renew(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	n, err := LoadNode(o.Dir)
+	n, err := node.Load(o.Dir)
 	if err != nil {
 		return tool.Usagef("%v", err)
 	}
-	data, err := readDataKey(n.Path(n.DataKey))
+	data, err := node.ReadJWK(n.Path(n.DataKey))
 	if err != nil {
 		return tool.Usagef("%v", err)
 	}
@@ -344,7 +349,7 @@ func Renew(ctx context.Context, o Options) error {
 	}
 	var tk crypto.Signer
 	if o.ReuseKey {
-		if tk, err = readTLSKey(n.Path(n.TLSKey)); err != nil {
+		if tk, err = node.ReadPEMKey(n.Path(n.TLSKey)); err != nil {
 			return tool.Usagef("%v", err)
 		}
 	} else if tk, err = NewTLSKey(); err != nil {
@@ -404,7 +409,7 @@ func Renew(ctx context.Context, o Options) error {
 // swap puts a new certificate, and key, in place: both are written as
 // .new files, then the key renamed, then the certificate; finishSwap
 // completes what a crash interrupts.
-func swap(n *Node, cert []byte, key crypto.Signer, sameKey bool) error {
+func swap(n *node.Node, cert []byte, key crypto.Signer, sameKey bool) error {
 	crtNew, keyNew := n.Path(n.TLSCert)+".new", n.Path(n.TLSKey)+".new"
 	if err := keyfile.Write(crtNew, cert, 0o644); err != nil {
 		return err
@@ -424,7 +429,7 @@ func swap(n *Node, cert []byte, key crypto.Signer, sameKey bool) error {
 	if err := os.Rename(crtNew, n.Path(n.TLSCert)); err != nil {
 		return err
 	}
-	if d, err := os.Open(n.dir); err == nil {
+	if d, err := os.Open(n.Dir()); err == nil {
 		d.Sync()
 		d.Close()
 	}
@@ -459,7 +464,7 @@ func Status(dir string, now time.Time, asJSON bool, w io.Writer) error {
 	if dir == "" {
 		return tool.Usagef("status needs --node DIR")
 	}
-	n, err := LoadNode(dir)
+	n, err := node.Load(dir)
 	if err != nil {
 		return tool.Usagef("%v", err)
 	}
@@ -493,9 +498,9 @@ func Status(dir string, now time.Time, asJSON bool, w io.Writer) error {
 	return nil
 }
 
-func statusOf(n *Node, c *x509.Certificate, now time.Time) NodeStatus {
+func statusOf(n *node.Node, c *x509.Certificate, now time.Time) NodeStatus {
 	s := NodeStatus{
-		Name: n.Name, Dir: n.dir, NodemanURL: n.NodemanURL, AggrecURL: n.AggrecURL, MQTTBroker: n.MQTTBroker,
+		Name: n.Name, Dir: n.Dir(), NodemanURL: n.NodemanURL, AggrecURL: n.AggrecURL, MQTTBroker: n.MQTTBroker,
 		Serial: c.SerialNumber.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
 		RenewAt: RenewAt(c).UTC(), Remaining: int64(c.NotAfter.Sub(now) / time.Second), State: "valid",
 	}

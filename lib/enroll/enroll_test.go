@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/node"
 	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
 )
 
@@ -58,9 +59,9 @@ func (f *fixture) requests() []string {
 }
 
 // checkNode checks a complete node directory against the server.
-func checkNode(t *testing.T, f *fixture) *Node {
+func checkNode(t *testing.T, f *fixture) *node.Node {
 	t.Helper()
-	n, err := LoadNode(f.o.Dir)
+	n, err := node.Load(f.o.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func checkNode(t *testing.T, f *fixture) *Node {
 			t.Errorf("%s: mode %04o, want 0600", k, m)
 		}
 	}
-	tk, err := readTLSKey(n.Path(n.TLSKey))
+	tk, err := node.ReadPEMKey(n.Path(n.TLSKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func checkNode(t *testing.T, f *fixture) *Node {
 		t.Errorf("certificate: %v", err)
 	}
 	// The server holds the local data key.
-	dk, err := readDataKey(n.Path(n.DataKey))
+	dk, err := node.ReadJWK(n.Path(n.DataKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +192,11 @@ func TestEnrollAgainDoesNothing(t *testing.T) {
 	if err := Enroll(context.Background(), f.o); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := os.ReadFile(filepath.Join(f.o.Dir, TLSCertFile))
+	before, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
 	if err := Enroll(context.Background(), f.o); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	after, _ := os.ReadFile(filepath.Join(f.o.Dir, TLSCertFile))
+	after, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
 	if len(f.requests()) != 1 || !bytes.Equal(before, after) {
 		t.Errorf("second run sent %q or changed the certificate", f.requests())
 	}
@@ -210,7 +211,7 @@ func TestCrashRecovery(t *testing.T) {
 	if code(err) != tool.ExitUnavailable {
 		t.Fatalf("lost answer: %v (exit %d), want exit 5", err, code(err))
 	}
-	if fileExists(filepath.Join(f.o.Dir, NodeFile)) || !fileExists(filepath.Join(f.o.Dir, DataKeyFile)) || !fileExists(f.cred) {
+	if fileExists(filepath.Join(f.o.Dir, node.File)) || !fileExists(filepath.Join(f.o.Dir, node.DataKeyFile)) || !fileExists(f.cred) {
 		t.Fatal("after the lost answer: want keys and credentials, no node.json")
 	}
 	if err := Enroll(context.Background(), f.o); err != nil {
@@ -241,15 +242,15 @@ func TestServerDown(t *testing.T) {
 	if code(err) != tool.ExitUnavailable {
 		t.Fatalf("server down: %v (exit %d), want exit 5", err, code(err))
 	}
-	key1, _ := os.ReadFile(filepath.Join(f.o.Dir, DataKeyFile))
-	if m := mode(t, filepath.Join(f.o.Dir, DataKeyFile)); m != 0o600 || len(key1) == 0 {
+	key1, _ := os.ReadFile(filepath.Join(f.o.Dir, node.DataKeyFile))
+	if m := mode(t, filepath.Join(f.o.Dir, node.DataKeyFile)); m != 0o600 || len(key1) == 0 {
 		t.Fatalf("data key mode %04o", m)
 	}
 	os.WriteFile(f.cred, b, 0o600)
 	if err := Enroll(context.Background(), f.o); err != nil {
 		t.Fatal(err)
 	}
-	key2, _ := os.ReadFile(filepath.Join(f.o.Dir, DataKeyFile))
+	key2, _ := os.ReadFile(filepath.Join(f.o.Dir, node.DataKeyFile))
 	if !bytes.Equal(key1, key2) {
 		t.Error("the second run made a new data key")
 	}
@@ -285,7 +286,7 @@ func TestRefusals(t *testing.T) {
 			if code(err) != tool.ExitRefused || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%v (exit %d), want exit 4 with %q", err, code(err), tc.want)
 			}
-			if !fileExists(f.cred) || fileExists(filepath.Join(f.o.Dir, NodeFile)) {
+			if !fileExists(f.cred) || fileExists(filepath.Join(f.o.Dir, node.File)) {
 				t.Error("credentials removed or node.json written after a refusal")
 			}
 		})
@@ -378,8 +379,8 @@ func enrolled(t *testing.T, life time.Duration) *fixture {
 func TestRenew(t *testing.T) {
 	f := enrolled(t, 90*time.Second)
 	o := Options{Dir: f.o.Dir, HTTP: f.o.HTTP, Lifetime: 90 * time.Second, IfNeeded: true}
-	key1, _ := os.ReadFile(filepath.Join(o.Dir, TLSKeyFile))
-	crt1, _ := os.ReadFile(filepath.Join(o.Dir, TLSCertFile))
+	key1, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
+	crt1, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSCertFile))
 
 	// Not due: nothing sent.
 	if err := Renew(context.Background(), o); err != nil || len(f.requests()) != 1 {
@@ -395,8 +396,8 @@ func TestRenew(t *testing.T) {
 	if r := f.requests(); len(r) != 2 || !strings.HasSuffix(r[1], "/renew") {
 		t.Fatalf("requests %q", r)
 	}
-	key2, _ := os.ReadFile(filepath.Join(o.Dir, TLSKeyFile))
-	crt2, _ := os.ReadFile(filepath.Join(o.Dir, TLSCertFile))
+	key2, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
+	crt2, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSCertFile))
 	if bytes.Equal(key1, key2) || bytes.Equal(crt1, crt2) {
 		t.Error("renewal kept the key or the certificate")
 	}
@@ -410,7 +411,7 @@ func TestRenew(t *testing.T) {
 	if err := Renew(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	key3, _ := os.ReadFile(filepath.Join(o.Dir, TLSKeyFile))
+	key3, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
 	if !bytes.Equal(key2, key3) || len(f.requests()) != 3 {
 		t.Error("--reuse-key changed the key, or no request")
 	}
@@ -422,13 +423,13 @@ func TestRenewOtherDataKey(t *testing.T) {
 	f := enrolled(t, 0)
 	k, _ := NewDataKey(KeyEd25519, name)
 	b, _ := marshalKey(k)
-	os.WriteFile(filepath.Join(f.o.Dir, DataKeyFile), b, 0o600)
-	crt1, _ := os.ReadFile(filepath.Join(f.o.Dir, TLSCertFile))
+	os.WriteFile(filepath.Join(f.o.Dir, node.DataKeyFile), b, 0o600)
+	crt1, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
 	err := Renew(context.Background(), Options{Dir: f.o.Dir, HTTP: f.o.HTTP})
 	if code(err) != tool.ExitRefused || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("%v, want exit 4 with 401", err)
 	}
-	crt2, _ := os.ReadFile(filepath.Join(f.o.Dir, TLSCertFile))
+	crt2, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
 	if !bytes.Equal(crt1, crt2) {
 		t.Error("a refused renewal changed the certificate")
 	}
@@ -459,12 +460,12 @@ func TestStatus(t *testing.T) {
 func TestFinishSwap(t *testing.T) {
 	f := enrolled(t, 0)
 	dir := f.o.Dir
-	n, _ := LoadNode(dir)
+	n, _ := node.Load(dir)
 	// Get a new certificate for a new key, as renew does.
 	tk, _ := NewTLSKey()
 	c, _ := NewClient(f.srv.URL, "")
 	c.HTTP = f.o.HTTP
-	dk, _ := readDataKey(n.Path(DataKeyFile))
+	dk, _ := node.ReadJWK(n.Path(node.DataKeyFile))
 	csr, _ := CSR(tk, name)
 	req, _ := c.RenewRequest(name, dk, csr, 0)
 	res, err := c.Renew(context.Background(), req)
@@ -473,7 +474,7 @@ func TestFinishSwap(t *testing.T) {
 	}
 	kb, _ := marshalTLSKey(tk)
 	pub := func() crypto.PublicKey {
-		k, err := readTLSKey(filepath.Join(dir, TLSKeyFile))
+		k, err := node.ReadPEMKey(filepath.Join(dir, node.TLSKeyFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -482,20 +483,20 @@ func TestFinishSwap(t *testing.T) {
 	old := pub()
 
 	// Only the certificate written: undone.
-	os.WriteFile(filepath.Join(dir, TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
-	if err := finishSwap(dir); err != nil || fileExists(filepath.Join(dir, TLSCertFile+".new")) || !tk.PublicKey.Equal(tk.Public()) {
+	os.WriteFile(filepath.Join(dir, node.TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
+	if err := finishSwap(dir); err != nil || fileExists(filepath.Join(dir, node.TLSCertFile+".new")) || !tk.PublicKey.Equal(tk.Public()) {
 		t.Fatalf("undo: %v", err)
 	}
 	if !pub().(interface{ Equal(crypto.PublicKey) bool }).Equal(old) {
 		t.Fatal("undo changed the key")
 	}
 	// Both written: completed, by any command.
-	os.WriteFile(filepath.Join(dir, TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
-	os.WriteFile(filepath.Join(dir, TLSKeyFile+".new"), kb, 0o600)
+	os.WriteFile(filepath.Join(dir, node.TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
+	os.WriteFile(filepath.Join(dir, node.TLSKeyFile+".new"), kb, 0o600)
 	if err := Renew(context.Background(), Options{Dir: dir, HTTP: f.o.HTTP, IfNeeded: true}); err != nil {
 		t.Fatal(err)
 	}
-	if !tk.PublicKey.Equal(pub()) || fileExists(filepath.Join(dir, TLSKeyFile+".new")) {
+	if !tk.PublicKey.Equal(pub()) || fileExists(filepath.Join(dir, node.TLSKeyFile+".new")) {
 		t.Fatal("swap not completed")
 	}
 	checkNode(t, f)

@@ -164,22 +164,6 @@ func dataAlg(k *jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
 	return "", fmt.Errorf("data key: want a private Ed25519 or P-256 key, have %T", k.Key)
 }
 
-// readDataKey reads the private JWK of the data key.
-func readDataKey(path string) (*jose.JSONWebKey, error) {
-	b, err := keyfile.Read(path)
-	if err != nil {
-		return nil, err
-	}
-	var k jose.JSONWebKey
-	if err := k.UnmarshalJSON(b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if _, err := dataAlg(&k); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &k, nil
-}
-
 func marshalKey(k *jose.JSONWebKey) ([]byte, error) {
 	b, err := k.MarshalJSON()
 	if err != nil {
@@ -199,26 +183,6 @@ func marshalTLSKey(k crypto.Signer) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
-
-func readTLSKey(path string) (crypto.Signer, error) {
-	b, err := keyfile.Read(path)
-	if err != nil {
-		return nil, err
-	}
-	p, _ := pem.Decode(b)
-	if p == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(p.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a signing key", path)
-	}
-	return s, nil
 }
 
 // CSR returns the PEM certificate signing request the node manager

@@ -1,21 +1,17 @@
 package listen
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
-	"github.com/tapir-edge/tapir/lib/clientcert"
-	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/node"
 	"github.com/tapir-edge/tapir/lib/observe"
 	"github.com/tapir-edge/tapir/lib/record"
 )
@@ -30,7 +26,7 @@ func mqttAction(c *cli.Context) error {
 	if c.String("node") == "" {
 		return tool.Usagef("--mqtt needs --node DIR (tapir-enroll's node directory)")
 	}
-	node, err := enroll.LoadNode(c.String("node"))
+	n, err := node.Load(c.String("node"))
 	if err != nil {
 		return tool.Usagef("--node: %v", err)
 	}
@@ -46,11 +42,11 @@ func mqttAction(c *cli.Context) error {
 		return tool.Usagef("--mqtt %s: the broker needs mqtts (--insecure for tests)", c.String("mqtt"))
 	}
 	u.Path = ""
-	tc, cert, err := nodeTLS(node, log)
+	tc, cert, err := n.ClientTLS(log)
 	if err != nil {
 		return tool.Usagef("--node: %v", err)
 	}
-	jwks := node.Path(node.TrustedJWKS)
+	jwks := n.Path(n.TrustedJWKS)
 	if p := c.String("trusted-jwks"); p != "" {
 		jwks = p
 	}
@@ -71,7 +67,7 @@ func mqttAction(c *cli.Context) error {
 		}
 		return out.Flush()
 	}
-	sub, err := observe.NewSubscriber(observe.Config{Broker: u, TLS: tc, ClientID: node.Name + "-tapir-listen", Topics: []string{topic}, Keys: keys, Log: log}, write)
+	sub, err := observe.NewSubscriber(observe.Config{Broker: u, TLS: tc, ClientID: n.Name + "-tapir-listen", Topics: []string{topic}, Keys: keys, Log: log}, write)
 	if err != nil {
 		return tool.Usagef("--mqtt: %v", err)
 	}
@@ -123,21 +119,4 @@ func mqttAction(c *cli.Context) error {
 		return &tool.Error{Code: tool.ExitRefused, Err: err}
 	}
 	return err
-}
-
-// nodeTLS is the node's client certificate, followed across renewals,
-// trusting the node's CA and the system roots.
-func nodeTLS(n *enroll.Node, log *slog.Logger) (*tls.Config, *clientcert.Source, error) {
-	cert, err := clientcert.Load(n.Path(n.TLSCert), n.Path(n.TLSKey), log)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if ca, err := os.ReadFile(n.Path(n.CACert)); err == nil {
-		pool.AppendCertsFromPEM(ca)
-	}
-	return &tls.Config{GetClientCertificate: cert.GetClientCertificate, RootCAs: pool, MinVersion: tls.VersionTLS12}, cert, nil
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +26,10 @@ import (
 	"github.com/tapir-edge/tapir/lib/archive"
 	"github.com/tapir-edge/tapir/lib/clientcert"
 	"github.com/tapir-edge/tapir/lib/dnstap"
-	"github.com/tapir-edge/tapir/lib/enroll"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/keyfile"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/mqttpub"
+	"github.com/tapir-edge/tapir/lib/node"
 	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/spool"
 	"github.com/tapir-edge/tapir/lib/stream"
@@ -318,7 +315,7 @@ func destination(c *cli.Context, to string, tlsFor func() (*tls.Config, error), 
 	if to == "aggrec" || to == "broker" {
 		// The aggregate receiver or MQTT broker the node manager named
 		// at enrollment.
-		n, err := enroll.LoadNode(c.String("node"))
+		n, err := node.Load(c.String("node"))
 		if err != nil {
 			return nil, tool.Usagef("--to %s needs --node DIR: %v", to, err)
 		}
@@ -365,7 +362,7 @@ func destination(c *cli.Context, to string, tlsFor func() (*tls.Config, error), 
 // tapir-enroll wrote (--node), or from --name and --data-key.
 func credentials(c *cli.Context) (string, crypto.Signer, error) {
 	if dir := c.String("node"); dir != "" {
-		n, err := enroll.LoadNode(dir)
+		n, err := node.Load(dir)
 		if err != nil {
 			return "", nil, tool.Usagef("--node: %v", err)
 		}
@@ -385,64 +382,44 @@ func credentials(c *cli.Context) (string, crypto.Signer, error) {
 	return c.String("name"), key, nil
 }
 
-// dataKey reads the node's data key, a PKCS #8 PEM file (Ed25519 or ECDSA
-// P-256) that others must not be able to read.
+// dataKey reads the node's data key from --data-key.
 func dataKey(path string) (crypto.Signer, error) {
 	if path == "" {
 		return nil, tool.Usagef("give the node's data key with --data-key FILE")
 	}
-	b, err := keyfile.Read(path)
+	k, err := node.ReadPEMKey(path)
 	if err != nil {
 		return nil, tool.Usagef("--data-key: %v", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, tool.Usagef("--data-key %s: no PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, tool.Usagef("--data-key %s: %v", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, tool.Usagef("--data-key %s: not a signing key", path)
-	}
-	return s, nil
+	return k, nil
 }
 
 // tlsConfig has the node's client certificate (for mutual TLS), if there
-// is one, and trusts --ca-file besides the system roots.
+// is one, and trusts --ca-file and, with --node, the node's CA besides
+// the system roots.
 func tlsConfig(c *cli.Context, log *slog.Logger) (*tls.Config, *clientcert.Source, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	var src *clientcert.Source
+	// Errors name the file at fault; the prefix names the flags that
+	// gave it.
+	var cas []string
+	caFlag := ""
+	if ca := c.String("ca-file"); ca != "" {
+		cas, caFlag = []string{ca}, "/--ca-file"
+	}
 	cert, key := c.String("tls-cert"), c.String("tls-key")
 	if dir := c.String("node"); dir != "" && cert == "" && key == "" {
-		n, err := enroll.LoadNode(dir)
+		n, err := node.Load(dir)
 		if err != nil {
 			return nil, nil, tool.Usagef("--node: %v", err)
 		}
-		cert, key = n.Path(n.TLSCert), n.Path(n.TLSKey)
-	}
-	if cert != "" || key != "" {
-		var err error
-		if src, err = clientcert.Load(cert, key, log); err != nil {
-			return nil, nil, tool.Usagef("--tls-cert/--tls-key: %v", err)
-		}
-		tc.GetClientCertificate = src.GetClientCertificate
-	}
-	if ca := c.String("ca-file"); ca != "" {
-		b, err := os.ReadFile(ca)
+		tc, src, err := n.ClientTLS(log, cas...)
 		if err != nil {
-			return nil, nil, tool.Usagef("--ca-file: %v", err)
+			return nil, nil, tool.Usagef("--node%s: %v", caFlag, err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, nil, tool.Usagef("--ca-file %s: no PEM certificate", ca)
-		}
-		tc.RootCAs = pool
+		return tc, src, nil
+	}
+	tc, src, err := node.ClientTLS(cert, key, cas, log)
+	if err != nil {
+		return nil, nil, tool.Usagef("--tls-cert/--tls-key%s: %v", caFlag, err)
 	}
 	return tc, src, nil
 }

@@ -1,7 +1,3 @@
-// Package enroll enrolls an edge node with the DNS TAPIR node manager
-// ("nodeman") and keeps its certificate valid: it makes the node's keys,
-// signs the enrollment and renewal requests, and writes the node
-// directory that the other tools read with --node DIR.
 package enroll
 
 import (
@@ -17,57 +13,8 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/keyfile"
+	"github.com/tapir-edge/tapir/lib/node"
 )
-
-// Files of the node directory. Keys are written with mode 0600, the rest
-// with 0644; each file atomically.
-const (
-	NodeFile        = "node.json"
-	DataKeyFile     = "data-key.jwk"
-	TLSKeyFile      = "tls.key"
-	TLSCertFile     = "tls.crt"
-	CACertFile      = "ca.crt"
-	TrustedJWKSFile = "trusted-jwks.json"
-)
-
-// Node is node.json: what the other tools need to talk to the core. File
-// names are relative to the node directory.
-type Node struct {
-	Name        string            `json:"name"`
-	NodemanURL  string            `json:"nodeman_url"`
-	AggrecURL   string            `json:"aggrec_url,omitempty"`
-	MQTTBroker  string            `json:"mqtt_broker,omitempty"`
-	MQTTTopics  map[string]string `json:"mqtt_topics,omitempty"`
-	DataKey     string            `json:"data_key"`
-	DataKeyAlg  string            `json:"data_key_alg"`
-	TLSKey      string            `json:"tls_key"`
-	TLSCert     string            `json:"tls_certificate"`
-	CACert      string            `json:"ca_certificate"`
-	TrustedJWKS string            `json:"trusted_jwks"`
-	Enrolled    time.Time         `json:"enrolled"`
-
-	dir string
-}
-
-// Path returns the path of one of the node's files.
-func (n *Node) Path(file string) string { return filepath.Join(n.dir, file) }
-
-// LoadNode reads node.json from the node directory dir.
-func LoadNode(dir string) (*Node, error) {
-	b, err := os.ReadFile(filepath.Join(dir, NodeFile))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: not an enrolled node directory (no %s): run tapir-enroll enroll", dir, NodeFile)
-		}
-		return nil, err
-	}
-	var n Node
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, NodeFile), err)
-	}
-	n.dir = dir
-	return &n, nil
-}
 
 func writeJSON(path string, v any, mode os.FileMode) error {
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -157,8 +104,8 @@ func RenewAt(c *x509.Certificate) time.Time {
 // half done: the new certificate and key are written as .new files, then
 // the key is renamed, then the certificate.
 func finishSwap(dir string) error {
-	crtNew := filepath.Join(dir, TLSCertFile+".new")
-	keyNew := filepath.Join(dir, TLSKeyFile+".new")
+	crtNew := filepath.Join(dir, node.TLSCertFile+".new")
+	keyNew := filepath.Join(dir, node.TLSKeyFile+".new")
 	if !fileExists(crtNew) {
 		if fileExists(keyNew) {
 			return os.Remove(keyNew)
@@ -167,19 +114,19 @@ func finishSwap(dir string) error {
 	}
 	keyPath := keyNew
 	if !fileExists(keyNew) {
-		keyPath = filepath.Join(dir, TLSKeyFile)
+		keyPath = filepath.Join(dir, node.TLSKeyFile)
 	}
-	key, kerr := readTLSKey(keyPath)
+	key, kerr := node.ReadPEMKey(keyPath)
 	cert, cerr := readCert(crtNew)
 	type eq interface{ Equal(crypto.PublicKey) bool }
 	if kerr == nil && cerr == nil {
 		if pk, ok := cert.PublicKey.(eq); ok && pk.Equal(key.Public()) {
 			if keyPath == keyNew {
-				if err := os.Rename(keyNew, filepath.Join(dir, TLSKeyFile)); err != nil {
+				if err := os.Rename(keyNew, filepath.Join(dir, node.TLSKeyFile)); err != nil {
 					return err
 				}
 			}
-			return os.Rename(crtNew, filepath.Join(dir, TLSCertFile))
+			return os.Rename(crtNew, filepath.Join(dir, node.TLSCertFile))
 		}
 	}
 	os.Remove(keyNew)
@@ -189,18 +136,4 @@ func finishSwap(dir string) error {
 func sameFile(path string, data []byte) bool {
 	b, err := os.ReadFile(path)
 	return err == nil && bytes.Equal(b, data)
-}
-
-// DataSigner reads the node's data key, which signs what the node sends
-// to the core (aggregates, events).
-func (n *Node) DataSigner() (crypto.Signer, error) {
-	k, err := readDataKey(n.Path(n.DataKey))
-	if err != nil {
-		return nil, err
-	}
-	s, ok := k.Key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a private key", n.Path(n.DataKey))
-	}
-	return s, nil
 }
