@@ -124,10 +124,6 @@ func New(cfg Config, wk Matcher, seen SeenSet, emit Emit) *Aggregator {
 	return &Aggregator{cfg: cfg, wk: wk, seen: seen, emit: emit, open: map[int64]*interval{}, closed: -1 << 62, name: make([]byte, 0, 256)}
 }
 
-// SetMatcher replaces the well-known list (SIGHUP); the caller serialises
-// it with Add.
-func (a *Aggregator) SetMatcher(wk Matcher) { a.wk = wk }
-
 func (a *Aggregator) skip(reason int) { a.Stats.Skipped[reason]++ }
 
 // Add counts one dnstap frame.

@@ -101,12 +101,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsPermanent reports whether err is an *Error marked permanent.
-func IsPermanent(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Permanent
-}
-
 // permanentStatus classifies an HTTP status that is not success.
 func permanentStatus(code int) bool {
 	switch {

@@ -429,7 +429,7 @@ func TestSendStatusClassification(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("error %T %v, want *Error", err, err)
 			}
-			if e.Status != tc.status || e.Permanent != tc.permanent || IsPermanent(err) != tc.permanent ||
+			if e.Status != tc.status || e.Permanent != tc.permanent || permanent(err) != tc.permanent ||
 				e.RetryAfter != tc.wantRA || e.Body != "detail of the refusal" {
 				t.Errorf("got %+v", e)
 			}
@@ -455,15 +455,21 @@ func TestSendStatusClassification(t *testing.T) {
 	t.Run("bad input is permanent", func(t *testing.T) {
 		c := &Client{BaseURL: mustURL(t, "http://127.0.0.1:1"), Name: "n", Key: priv}
 		for _, bad := range []*record.Histogram{nil, {Type: "histogram", Duration: 60}, {Type: "histogram", Start: time.Now()}} {
-			if _, err := c.Send(context.Background(), bad); !IsPermanent(err) {
+			if _, err := c.Send(context.Background(), bad); !permanent(err) {
 				t.Errorf("%+v: got %v", bad, err)
 			}
 		}
 		c.Name = "bad\"name\n"
-		if _, err := c.Send(context.Background(), h); !IsPermanent(err) {
+		if _, err := c.Send(context.Background(), h); !permanent(err) {
 			t.Errorf("bad keyid: got %v", err)
 		}
 	})
+}
+
+// permanent reports whether err is an *Error marked permanent.
+func permanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Permanent
 }
 
 func TestISO8601Duration(t *testing.T) {

@@ -68,15 +68,6 @@ type Stats struct {
 	Frames, NotDnstap, BadAddresses, BadMessages, OptionsRemoved uint64
 }
 
-// Add adds o to s.
-func (s *Stats) Add(o Stats) {
-	s.Frames += o.Frames
-	s.NotDnstap += o.NotDnstap
-	s.BadAddresses += o.BadAddresses
-	s.BadMessages += o.BadMessages
-	s.OptionsRemoved += o.OptionsRemoved
-}
-
 // Rewriter pseudonymises and minimises dnstap frames. It is not safe for
 // concurrent use: each goroutine has its own.
 type Rewriter struct {

@@ -29,10 +29,10 @@
 // In every format a blank line is skipped, and a comment is skipped: a line
 // whose first non-blank character is '#' (or ';' in Plain, Hosts, CSV and
 // RPZ, or '!' in Adblock), and in Plain and Hosts the rest of a line from
-// " #". Names are canonicalised by [Canonical]: lowercase, IDNs as A-labels,
-// a trailing dot; "*.example.com" and ".example.com" are suffix entries,
-// which match every strict subdomain of example.com (not example.com
-// itself).
+// " #". Names are canonicalised by [dnsname.Canonical]: lowercase, IDNs as
+// A-labels, a trailing dot; "*.example.com" and ".example.com" are suffix
+// entries, which match every strict subdomain of example.com (not
+// example.com itself).
 //
 // A line that cannot be read is reported as a [*LineError] (file:line:
 // reason) and skipped: a bad line loses nothing else.
@@ -48,6 +48,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // maxLineLen bounds the length of a line that is read and judged.
@@ -242,7 +244,7 @@ func (p *parser) fail(line int, format string, args ...any) {
 
 // add canonicalises text and appends the entry, or reports the line.
 func (p *parser) add(text string, line int) {
-	name, suffix, err := Canonical(text)
+	name, suffix, err := dnsname.Canonical(text)
 	if err != nil {
 		p.fail(line, "%q: %v", text, err)
 		return
@@ -320,7 +322,7 @@ func (p *parser) hostsLine(text string, line int) {
 		return
 	}
 	for _, f := range fields[1:] {
-		name, suffix, err := Canonical(f)
+		name, suffix, err := dnsname.Canonical(f)
 		if err != nil {
 			p.fail(line, "%q: %v", f, err)
 			continue
@@ -358,7 +360,7 @@ func (p *parser) csvLine(text string, line int) {
 		return
 	}
 	f := strings.TrimSpace(rec[col])
-	name, suffix, err := Canonical(f)
+	name, suffix, err := dnsname.Canonical(f)
 	if first && (err != nil || !strings.Contains(strings.TrimSuffix(name, "."), ".")) {
 		return // a header line: not a name, or a single label such as "domain"
 	}
@@ -395,7 +397,7 @@ func (p *parser) adblockLine(text string, line int) {
 		p.fail(line, "%q: not a domain rule \"||name^\"", text)
 		return
 	}
-	n, suffix, err := Canonical(name)
+	n, suffix, err := dnsname.Canonical(name)
 	if err != nil {
 		p.fail(line, "%q: %v", name, err)
 		return

@@ -8,38 +8,6 @@ import (
 	"testing"
 )
 
-func TestCanonical(t *testing.T) {
-	for _, tc := range []struct {
-		in     string
-		name   string
-		suffix bool
-		bad    bool
-	}{
-		{"Example.COM", "example.com.", false, false},
-		{"example.com.", "example.com.", false, false},
-		{"*.example.com", "example.com.", true, false},
-		{".Example.com.", "example.com.", true, false},
-		{"_dmarc.example.com", "_dmarc.example.com.", false, false},
-		{"bücher.example", "xn--bcher-kva.example.", false, false},
-		{"BÜCHER.example", "xn--bcher-kva.example.", false, false},
-		{"xn--bcher-kva.example", "xn--bcher-kva.example.", false, false},
-		{"xn--zz.example", "", false, true},
-		{".", "", false, true},
-		{"*.", "", false, true},
-		{"", "", false, true},
-		{"a..b", "", false, true},
-		{"a b", "", false, true},
-		{"a.*.b", "", false, true},
-		{strings.Repeat("a", 64) + ".com", "", false, true},
-		{strings.Repeat("a.", 127) + "com", "", false, true},
-	} {
-		name, suffix, err := Canonical(tc.in)
-		if (err != nil) != tc.bad || name != tc.name || suffix != tc.suffix {
-			t.Errorf("Canonical(%q) = %q, %v, %v; want %q, %v, bad %v", tc.in, name, suffix, err, tc.name, tc.suffix, tc.bad)
-		}
-	}
-}
-
 // entryList writes entries compactly: "name@line", "*.name@line".
 func entryList(es []Entry) string {
 	var s []string

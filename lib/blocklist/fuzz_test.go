@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // FuzzParse checks, for any input in any format, that Parse does not
@@ -28,7 +30,7 @@ func FuzzParse(f *testing.F) {
 		lines := strings.Count(in, "\n") + 1
 		seen := map[Entry]bool{}
 		for _, e := range es {
-			name, suffix, err := Canonical(e.Name)
+			name, suffix, err := dnsname.Canonical(e.Name)
 			if err != nil || suffix || name != e.Name {
 				t.Fatalf("entry %+v is not canonical: %q %v %v", e, name, suffix, err)
 			}

@@ -145,52 +145,6 @@ func strip(msg []byte, drop func(code uint16) bool, end int) ([]byte, int, error
 	return msg[:w], n, nil
 }
 
-// Options calls yield for each EDNS option of msg's OPT record, in order,
-// until yield returns false. data is the option's data, a part of msg
-// that yield must copy to keep; its capacity ends with it, so that
-// appending to it copies it. As StripOptions does, Options reads every
-// record of type OPT, wherever it sits.
-//
-// Options checks the whole message before it calls yield, so it calls
-// yield either for every option or, when it returns an error, not at all.
-// The errors are those of StripOptions but ErrPointer.
-func Options(msg []byte, yield func(code uint16, data []byte) bool) error {
-	s, err := scan(msg, nil)
-	if err != nil {
-		return err
-	}
-	r := s.firstOPT
-	for range s.records {
-		nameEnd := skipName(msg, r)
-		typ := binary.BigEndian.Uint16(msg[nameEnd:])
-		rdata := nameEnd + 10
-		r = rdata + int(binary.BigEndian.Uint16(msg[nameEnd+8:]))
-		if typ != typeOPT {
-			continue
-		}
-		for o := rdata; o < r; {
-			next := o + 4 + int(binary.BigEndian.Uint16(msg[o+2:]))
-			if !yield(binary.BigEndian.Uint16(msg[o:]), msg[o+4:next:next]) {
-				return nil
-			}
-			o = next
-		}
-	}
-	return nil
-}
-
-// HasOption reports whether msg's OPT record holds an option with the
-// given code. The errors are those of Options; on error found is false,
-// but the option may be there: a tool should count the message as
-// malformed, not as free of the option.
-func HasOption(msg []byte, code uint16) (found bool, err error) {
-	err = Options(msg, func(c uint16, _ []byte) bool {
-		found = c == code
-		return !found
-	})
-	return found, err
-}
-
 // scanned is what scan learns about a message.
 type scanned struct {
 	firstOPT int // offset of the first OPT record

@@ -48,30 +48,6 @@ const (
 // QR reports whether the message is a response.
 func (h Header) QR() bool { return h.Flags&FlagQR != 0 }
 
-// Opcode returns the kind of query (0 for a standard query).
-func (h Header) Opcode() uint8 { return uint8(h.Flags>>11) & 0xf }
-
-// AA reports whether the Authoritative Answer bit is set.
-func (h Header) AA() bool { return h.Flags&FlagAA != 0 }
-
-// TC reports whether the TrunCation bit is set.
-func (h Header) TC() bool { return h.Flags&FlagTC != 0 }
-
-// RD reports whether the Recursion Desired bit is set.
-func (h Header) RD() bool { return h.Flags&FlagRD != 0 }
-
-// RA reports whether the Recursion Available bit is set.
-func (h Header) RA() bool { return h.Flags&FlagRA != 0 }
-
-// Z reports whether the reserved Z bit is set.
-func (h Header) Z() bool { return h.Flags&FlagZ != 0 }
-
-// AD reports whether the Authentic Data bit is set.
-func (h Header) AD() bool { return h.Flags&FlagAD != 0 }
-
-// CD reports whether the Checking Disabled bit is set.
-func (h Header) CD() bool { return h.Flags&FlagCD != 0 }
-
 // Rcode returns the response code in the header: its low four bits only,
 // since EDNS (RFC 6891) keeps the upper eight in the OPT record.
 func (h Header) Rcode() uint8 { return uint8(h.Flags & 0xf) }

@@ -17,10 +17,9 @@ const maxPointers = 128
 const maxWireLen = 255
 
 // appendName appends to dst the presentation format of the name at
-// msg[off:] and returns the extended slice and the offset that follows the
-// name. plain maps each byte that needs no escaping to itself, or to its
-// lowercase form, and the others to zero.
-func appendName(dst, msg []byte, off int, plain *[256]byte) ([]byte, int, error) {
+// msg[off:], lowercased, and returns the extended slice and the offset
+// that follows the name.
+func appendName(dst, msg []byte, off int) ([]byte, int, error) {
 	start := len(dst)
 	end := -1 // the offset after the name, once a pointer has been followed
 	wire := 1 // octets of the name in wire format, starting with the root label
@@ -48,7 +47,7 @@ func appendName(dst, msg []byte, off int, plain *[256]byte) ([]byte, int, error)
 			if c > len(msg)-off {
 				return dst, 0, overrun(pointers)
 			}
-			dst = appendLabel(dst, msg[off:off+c], plain)
+			dst = appendLabel(dst, msg[off:off+c])
 			off += c
 		case 0xc0: // a compression pointer: 14 bits of offset in msg
 			if off+1 >= len(msg) {
@@ -76,8 +75,8 @@ func overrun(pointers int) error {
 	return ErrShort
 }
 
-// appendLabel appends label in presentation format and a dot.
-func appendLabel(dst, label []byte, plain *[256]byte) []byte {
+// appendLabel appends label in presentation format, lowercased, and a dot.
+func appendLabel(dst, label []byte) []byte {
 	for _, b := range label {
 		if p := plain[b]; p != 0 {
 			dst = append(dst, p)
@@ -93,12 +92,12 @@ func appendLabel(dst, label []byte, plain *[256]byte) []byte {
 	return append(dst, '.')
 }
 
-// casePlain and lowerPlain map each byte that stands for itself in a
-// name's presentation format to itself, or to its lowercase form, and the
-// others to zero.
-var casePlain, lowerPlain = plainTables()
+// plain maps each byte that stands for itself in a name's presentation
+// format to its lowercase form (A to Z) or to itself, and the others to
+// zero.
+var plain = plainTable()
 
-func plainTables() (keep, lower [256]byte) {
+func plainTable() (lower [256]byte) {
 	for b := ' '; b <= '~'; b++ {
 		switch b {
 		case ' ', '.', '@', ';', '(', ')', '"', '\\':
@@ -109,11 +108,10 @@ func plainTables() (keep, lower [256]byte) {
 			// names must compare equal to its output.
 			continue
 		}
-		keep[b] = byte(b)
 		lower[b] = byte(b)
 		if b >= 'A' && b <= 'Z' {
 			lower[b] = byte(b) + 'a' - 'A'
 		}
 	}
-	return keep, lower
+	return lower
 }

@@ -18,16 +18,6 @@ import "encoding/binary"
 // its type and class), ErrNoQuestion if the header counts no question and
 // ErrBadName if the name is invalid.
 func Question(msg, name []byte) (qname []byte, qtype, qclass uint16, err error) {
-	return question(msg, name, &lowerPlain)
-}
-
-// QuestionKeepCase is like Question but keeps the case of the name as it
-// is in msg, which matters to tools that look at 0x20 randomisation.
-func QuestionKeepCase(msg, name []byte) (qname []byte, qtype, qclass uint16, err error) {
-	return question(msg, name, &casePlain)
-}
-
-func question(msg, name []byte, plain *[256]byte) ([]byte, uint16, uint16, error) {
 	name = name[:0]
 	if len(msg) < HeaderLen {
 		return name, 0, 0, ErrShort
@@ -35,7 +25,7 @@ func question(msg, name []byte, plain *[256]byte) ([]byte, uint16, uint16, error
 	if binary.BigEndian.Uint16(msg[4:]) == 0 {
 		return name, 0, 0, ErrNoQuestion
 	}
-	qname, end, err := appendName(name, msg, HeaderLen, plain)
+	qname, end, err := appendName(name, msg, HeaderLen)
 	if err != nil {
 		return name, 0, 0, err
 	}

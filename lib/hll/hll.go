@@ -192,25 +192,6 @@ func (s *Sketch) Type() Type {
 	return s.typ
 }
 
-// Reset empties the sketch, keeping its settings and releasing its storage.
-func (s *Sketch) Reset() {
-	s.init()
-	s.explicit, s.sparse, s.full = nil, nil, nil
-	s.typ = Empty
-}
-
-// Clone returns a deep copy of s.
-func (s *Sketch) Clone() *Sketch {
-	c := *s
-	c.explicit = slices.Clone(s.explicit)
-	c.sparse = slices.Clone(s.sparse)
-	if s.full != nil {
-		f := *s.full
-		c.full = &f
-	}
-	return &c
-}
-
 // MemoryBytes is the memory the sketch holds: the struct and the storage
 // behind it (capacity, not length).
 func (s *Sketch) MemoryBytes() int {

@@ -491,22 +491,6 @@ func TestUnmarshalErrors(t *testing.T) {
 	}
 }
 
-func TestReset(t *testing.T) {
-	s, _ := hll.NewWithSettings(hll.Settings{ExplicitThreshold: 16, SparseEnabled: true, SpecCutoff: true})
-	for _, h := range randHashes(5, 5000) {
-		s.AddHash(h)
-	}
-	s.Reset()
-	if s.Type() != hll.Empty || s.Cardinality() != 0 || hex.EncodeToString(marshal(t, s)) != "116a45" {
-		t.Fatal("Reset")
-	}
-	c := s.Clone()
-	s.AddHash(1)
-	if c.Cardinality() != 0 {
-		t.Fatal("Clone shares storage")
-	}
-}
-
 func TestAddHashAllocs(t *testing.T) {
 	hs := randHashes(11, 100000)
 	s := sketchOf(t, hll.EDMSettings, hs)

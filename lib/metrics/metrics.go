@@ -128,9 +128,6 @@ func (s *Set) Log(log *slog.Logger, msg string) {
 	log.Info(msg, args...)
 }
 
-// Registry is the Prometheus registry behind the Set.
-func (s *Set) Registry() *prometheus.Registry { return s.reg }
-
 // Serve serves /metrics on addr until ctx ends. It listens before it
 // returns, so that a bad address is an error at start-up, and reports the
 // address it bound (useful with port 0).

@@ -15,9 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/tapir-edge/tapir/lib/dnsname"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
@@ -84,8 +84,8 @@ func decodeErr(format string, args ...any) error {
 // Decode parses a verified payload and checks it: a src_name, msg_type
 // observation or intel-update, list_type allowlist, denylist or doubtlist
 // (the older whitelist, blacklist and greylist are taken and renamed),
-// every name a valid DNS name, every ttl ≥ 0. Unknown members are
-// ignored. Names are kept as the core sent them.
+// every name a host name ([dnsname.Check]), every ttl ≥ 0. Unknown
+// members are ignored. Names are kept as the core sent them.
 func Decode(payload []byte) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(payload, &m); err != nil {
@@ -108,7 +108,7 @@ func Decode(payload []byte) (*Message, error) {
 		return nil, decodeErr("list_type %q: want %s, %s or %s", m.ListType, ListAllow, ListDeny, ListDoubt)
 	}
 	for i, d := range m.Added {
-		if err := CheckName(d.Name); err != nil {
+		if err := dnsname.Check(d.Name); err != nil {
 			return nil, decodeErr("added[%d]: %v", i, err)
 		}
 		if d.TTL < 0 {
@@ -116,42 +116,11 @@ func Decode(payload []byte) (*Message, error) {
 		}
 	}
 	for i, d := range m.Removed {
-		if err := CheckName(d.Name); err != nil {
+		if err := dnsname.Check(d.Name); err != nil {
 			return nil, decodeErr("removed[%d]: %v", i, err)
 		}
 	}
 	return &m, nil
-}
-
-// CheckName reports whether s is a valid DNS name in presentation form,
-// with or without the trailing dot: ASCII labels of 1 to 63 letters,
-// digits, hyphens and underscores (IDNs as A-labels), at most 253
-// characters without the trailing dot. The root alone is refused.
-func CheckName(s string) error {
-	n := strings.TrimSuffix(s, ".")
-	if n == "" {
-		return fmt.Errorf("name %q is empty", s)
-	}
-	if len(n) > 253 {
-		return fmt.Errorf("name of %d characters is longer than 253", len(n))
-	}
-	for label := range strings.SplitSeq(n, ".") {
-		if label == "" {
-			return fmt.Errorf("name %q has an empty label", s)
-		}
-		if len(label) > 63 {
-			return fmt.Errorf("name %q has a label longer than 63", s)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			default:
-				return fmt.Errorf("name %q has a bad character %q", s, c)
-			}
-		}
-	}
-	return nil
 }
 
 // Removed is one name of an observation record's removed list.

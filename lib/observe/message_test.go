@@ -125,11 +125,3 @@ func TestDecodeRefuses(t *testing.T) {
 		})
 	}
 }
-
-func TestCheckName(t *testing.T) {
-	for _, ok := range []string{"example", "example.", "xn--bcher-kva.example", "_dmarc.a-b.example", strings.Repeat("a", 63) + ".x", strings.Repeat("a.", 126) + "a."} {
-		if err := CheckName(ok); err != nil {
-			t.Errorf("%q: %v", ok, err)
-		}
-	}
-}

@@ -127,16 +127,6 @@ func NewSubscriber(cfg Config, out func(record []byte) error) (*Subscriber, erro
 	return s, nil
 }
 
-// Subscribe runs a Subscriber until ctx ends or out fails: see
-// NewSubscriber and Run.
-func Subscribe(ctx context.Context, cfg Config, out func(record []byte) error) error {
-	s, err := NewSubscriber(cfg, out)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
-}
-
 // SetKeys replaces the trusted keys (on SIGHUP, say); messages handled
 // from then on are verified with them.
 func (s *Subscriber) SetKeys(keys *jose.JSONWebKeySet) { s.keys.Store(keys) }

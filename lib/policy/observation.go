@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // Observation is an observation record (DESIGN.md, "observation"): a
@@ -42,7 +42,7 @@ const maxTTL = 100 * 365 * 24 * 3600
 
 // DecodeObservation reads one observation record from JSON and validates
 // it. Unknown members are ignored. Names are canonicalised in place
-// ([blocklist.Canonical]: lowercase, A-labels, trailing dot; "*.name" for a
+// ([dnsname.Canonical]: lowercase, A-labels, trailing dot; "*.name" for a
 // suffix).
 func DecodeObservation(data []byte) (Observation, error) {
 	var o Observation
@@ -93,7 +93,7 @@ func (o *Observation) Validate() error {
 // entryKey canonicalises a name into the engine's key: "name." or
 // "*.name.".
 func entryKey(s string) (string, error) {
-	name, suffix, err := blocklist.Canonical(s)
+	name, suffix, err := dnsname.Canonical(s)
 	if err != nil {
 		return "", err
 	}

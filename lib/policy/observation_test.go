@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // A record as tapir-listen emits it (the same as lib/cat's test record).
@@ -74,7 +74,7 @@ func FuzzObservation(f *testing.F) {
 		}
 		check := func(k string) {
 			name, suffix := splitKey(k)
-			c, s, err := blocklist.Canonical(k)
+			c, s, err := dnsname.Canonical(k)
 			if err != nil || c != name || s != suffix {
 				t.Fatalf("name %q not canonical: %q %v %v", k, c, s, err)
 			}

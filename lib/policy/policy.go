@@ -82,7 +82,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // Kind is the kind of a list: the list_type of an observation.
@@ -159,7 +159,7 @@ func (a Action) CNAME() string {
 // ParseAction reads an action as the policy file writes it.
 func ParseAction(s string) (Action, error) {
 	if t, ok := strings.CutPrefix(s, "redirect:"); ok {
-		name, suffix, err := blocklist.Canonical(t)
+		name, suffix, err := dnsname.Canonical(t)
 		if err != nil || suffix {
 			if err == nil {
 				err = errors.New("a wildcard")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 const examplePolicy = `# actions: nxdomain nodata drop passthru tcp-only redirect:FQDN
@@ -89,7 +90,7 @@ func TestParsePolicyErrors(t *testing.T) {
 func entries(names ...string) []blocklist.Entry {
 	var es []blocklist.Entry
 	for i, n := range names {
-		name, suffix, err := blocklist.Canonical(n)
+		name, suffix, err := dnsname.Canonical(n)
 		if err != nil {
 			panic(err)
 		}

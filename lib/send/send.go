@@ -16,7 +16,6 @@ import (
 	"github.com/tapir-edge/tapir/lib/delivery"
 
 	"github.com/tapir-edge/tapir/lib/metrics"
-	"github.com/tapir-edge/tapir/lib/record"
 	"github.com/tapir-edge/tapir/lib/spool"
 )
 
@@ -238,6 +237,3 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
-
-// Type returns a record's type, for Put.
-func Type(rec []byte) (string, error) { return record.Type(rec) }

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/dnsname"
 )
 
 // maxLineLen bounds the length of a line that is read and judged.
@@ -263,6 +264,7 @@ type builder struct {
 	spans [][2]int        // each entry's offsets in all
 	index map[string]int  // entry as written → position in spans, for duplicates
 	bad   []error
+	entry []byte // the entry being added, reused from line to line
 }
 
 func newBuilder() *builder { return &builder{index: map[string]int{}} }
@@ -299,18 +301,39 @@ func (b *builder) add(text []byte, file string, line int) {
 	if len(text) == 0 {
 		return
 	}
-	entry, err := canonical(text)
+	entry, err := appendEntry(b.entry[:0], text)
 	if err != nil {
 		b.bad = append(b.bad, &LineError{file, line, fmt.Sprintf("%q: %v", text, err)})
 		return
 	}
-	if _, dup := b.index[entry]; dup {
+	b.entry = entry
+	// A map index with string(entry) as key does not allocate; a map
+	// assignment does, once per distinct entry.
+	if _, dup := b.index[string(entry)]; dup {
 		return
 	}
 	start := b.all.Len()
-	b.all.WriteString(entry)
-	b.index[entry] = len(b.spans)
+	b.all.Write(entry)
+	b.index[string(entry)] = len(b.spans)
 	b.spans = append(b.spans, [2]int{start, b.all.Len()})
+}
+
+// appendEntry checks one entry and appends it to dst in the form
+// dnswire.Question writes names in, so that it compares equal to query
+// names byte for byte ([dnsname.AppendEscaped]). A leading dot marks a
+// suffix entry and is kept.
+func appendEntry(dst, text []byte) ([]byte, error) {
+	if len(text) > 1 && text[0] == '.' {
+		name, err := dnsname.AppendEscaped(append(dst, '.'), text[1:])
+		if err != nil {
+			return dst, err
+		}
+		if len(name) == len(dst)+2 { // ".": the root
+			return dst, errors.New("a suffix entry for the root would match every name")
+		}
+		return name, nil
+	}
+	return dnsname.AppendEscaped(dst, text)
 }
 
 func (b *builder) list() *List {
@@ -331,100 +354,6 @@ func (b *builder) list() *List {
 		}
 	}
 	return l
-}
-
-// canonical checks one entry and returns it in the form dnswire.Question
-// writes names in (lowercase; special characters escaped with a
-// backslash, other bytes outside printable ASCII as \DDD; a trailing
-// dot), so that it compares equal to query names byte for byte. A
-// leading dot marks a suffix entry and is kept.
-func canonical(text []byte) (string, error) {
-	var out []byte
-	if text[0] == '.' && len(text) > 1 {
-		out = append(out, '.')
-		text = text[1:]
-		if len(text) == 1 && text[0] == '.' {
-			return "", errors.New("a suffix entry for the root would match every name")
-		}
-	}
-	if len(text) == 1 && text[0] == '.' {
-		return ".", nil
-	}
-	wire := 1  // octets in wire format, counting the root label
-	label := 0 // octets in the current label
-	endLabel := func() error {
-		if label == 0 {
-			return errors.New("empty label")
-		}
-		if label > 63 {
-			return fmt.Errorf("label of %d octets, more than 63", label)
-		}
-		wire += label + 1
-		label = 0
-		out = append(out, '.')
-		return nil
-	}
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case c == '.':
-			if err := endLabel(); err != nil {
-				return "", err
-			}
-			continue
-		case c == '\\':
-			if i+1 >= len(text) {
-				return "", errors.New("backslash at the end")
-			}
-			i++
-			c = text[i]
-			if isDigit(c) {
-				if i+2 >= len(text) || !isDigit(text[i+1]) || !isDigit(text[i+2]) {
-					return "", errors.New(`\DDD escape needs three decimal digits`)
-				}
-				v := int(c-'0')*100 + int(text[i+1]-'0')*10 + int(text[i+2]-'0')
-				if v > 255 {
-					return "", fmt.Errorf(`\%03d: not an octet`, v)
-				}
-				c = byte(v)
-				i += 2
-			}
-		case c <= ' ' || c >= 0x7f:
-			if c >= 0x80 {
-				return "", errors.New("byte outside ASCII: write internationalised names in A-label (xn--) form")
-			}
-			return "", fmt.Errorf("control or space character %#02x inside the name", c)
-		case strings.IndexByte(`"();@`, c) >= 0:
-			return "", fmt.Errorf("%q must be escaped with a backslash", c)
-		}
-		label++
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		out = appendOctet(out, c)
-	}
-	if label > 0 { // no trailing dot: the names of the list are absolute
-		if err := endLabel(); err != nil {
-			return "", err
-		}
-	}
-	if wire > 255 {
-		return "", fmt.Errorf("name of %d octets in wire format, more than 255", wire)
-	}
-	return string(out), nil
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// appendOctet appends one octet of a label as dnswire writes it.
-func appendOctet(dst []byte, c byte) []byte {
-	switch {
-	case c < ' ' || c > '~':
-		return append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
-	case strings.IndexByte(` .@;()"\'`, c) >= 0:
-		return append(dst, '\\', c)
-	}
-	return append(dst, c)
 }
 
 // Labels splits a domain name into the label0…label9 columns of a DNS

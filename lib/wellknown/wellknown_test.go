@@ -108,10 +108,10 @@ x\.y.test.
 	}
 }
 
-// TestCanonicalMatchesDnswire checks that entries written in any valid
+// TestEntriesMatchDnswire checks that entries written in any valid
 // presentation form compare equal to the name as dnswire.Question writes
 // it from the wire.
-func TestCanonicalMatchesDnswire(t *testing.T) {
+func TestEntriesMatchDnswire(t *testing.T) {
 	for _, tc := range []struct {
 		entry string
 		wire  []string // labels
@@ -350,6 +350,18 @@ func TestMatchAllocs(t *testing.T) {
 		qb := []byte(q)
 		if n := testing.AllocsPerRun(100, func() { l.Match(qb) }); n != 0 {
 			t.Errorf("Match(%q): %v allocations", q, n)
+		}
+	}
+}
+
+// BenchmarkLoad reads the real list: the allocations of the loader, which
+// canonicalises every line.
+func BenchmarkLoad(b *testing.B) {
+	requireReal(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, bad, err := Load(realList); err != nil || len(bad) > 0 {
+			b.Fatal(err, bad)
 		}
 	}
 }
