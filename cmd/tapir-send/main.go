@@ -3,12 +3,16 @@
 package main
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/archive"
 	"github.com/tapir-edge/tapir/lib/send"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 //go:generate go run -tags docs .
@@ -97,7 +101,7 @@ leaves what remains in the spool for its next run.`,
 			&cli.StringFlag{Name: "ca-file", Usage: "trust the CA certificates in `FILE` besides the system's and, with --node, the node's", Category: "Credentials", TakesFile: true},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow http:// destinations (tests only)", Category: "Credentials"},
 		}, tool.InputFlags()...), tool.MetricsFlag),
-		Action: send.Action,
+		Action: action,
 	}
 }
 
@@ -115,4 +119,85 @@ var manual = tool.Manual{
 SIGUSR1: log the counters (delivered, rejected, retries, spool_dropped, spool_items, spool_bytes, per destination).`},
 	},
 	SeeAlso: []string{"tapir-agg(1)", "tapir-enroll(1)", "tapir-cat(1)"},
+}
+
+// action is tapir-send: it spools every record of the input for each
+// destination that takes it, and delivers from the spools until the input
+// ends (then for up to --drain) or SIGTERM.
+func action(c *cli.Context) error {
+	dir := c.String("spool")
+	if dir == "" {
+		return tool.Usagef("give the spool directory with --spool DIR")
+	}
+	if c.Bool("status") {
+		return status(c.App.Writer, dir, c.Bool("json"))
+	}
+	o, err := options(c)
+	if err != nil {
+		return err
+	}
+	t, err := send.Open(c.Context, o)
+	if err != nil {
+		return err
+	}
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, t.Metrics()); err != nil {
+		return err
+	}
+	return t.Run(ctx, stage.Config{Inputs: tool.Inputs(c), Identities: ids, Signals: sig})
+}
+
+// options reads the flags of a run into send.Options.
+func options(c *cli.Context) (send.Options, error) {
+	o := send.Options{
+		To:          c.StringSlice("to"),
+		Dnstap:      c.Bool("dnstap"),
+		Spool:       c.String("spool"),
+		Drain:       c.Duration("drain"),
+		RelayBuffer: c.Int("relay-buffer"),
+		MQTTTopic:   c.String("mqtt-topic"),
+		Credentials: send.Credentials{
+			Node:    c.String("node"),
+			Name:    c.String("name"),
+			DataKey: c.String("data-key"),
+			TLSCert: c.String("tls-cert"),
+			TLSKey:  c.String("tls-key"),
+			CAFile:  c.String("ca-file"),
+		},
+		Insecure: c.Bool("insecure"),
+	}
+	if len(o.To) == 0 {
+		return o, tool.Usagef("give at least one destination with --to URL")
+	}
+	var err error
+	if o.SpoolMax, err = tool.ParseBytes(c.String("spool-max")); err != nil {
+		return o, tool.Usagef("--spool-max: %v", err)
+	}
+	// The archive flags are read only for an archive, as they concern
+	// none other.
+	if slices.ContainsFunc(o.To, func(to string) bool { return strings.HasPrefix(to, "file:") }) {
+		o.Archive, err = archiveConfig(c)
+	}
+	return o, err
+}
+
+// archiveConfig reads the flags of the archives.
+func archiveConfig(c *cli.Context) (archive.Config, error) {
+	a := archive.Config{Rotate: c.Duration("rotate"), Zstd: !c.Bool("no-zstd"), KeepAge: c.Duration("keep-age")}
+	var err error
+	if a.Recipients, err = tool.Recipients(c); err != nil {
+		return a, err
+	}
+	if a.MaxSize, err = tool.ParseBytes(c.String("max-size")); err != nil {
+		return a, tool.Usagef("--max-size: %v", err)
+	}
+	if a.KeepBytes, err = tool.ParseBytes(c.String("keep-bytes")); err != nil {
+		return a, tool.Usagef("--keep-bytes: %v", err)
+	}
+	return a, nil
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/delivery"
-
+	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/spool"
 )
@@ -67,14 +67,13 @@ func (q *Queue) Put(typ string, rec []byte) {
 	if !q.Dest.Wants(typ) {
 		return
 	}
-	n := len(rec)
-	q.batch = append(q.batch, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	q.batch = append(q.batch, rec...)
+	q.batch = fstrm.AppendFrame(q.batch, rec)
 }
 
 // Commit writes the batch to the spool as one item: one file and one
 // fsync for however many records came together, which is what makes a
-// burst affordable. The reader commits whenever its input would wait.
+// burst affordable. Tool.Run commits at the end of each batch of input:
+// when the input would wait, or the batch is full.
 func (q *Queue) Commit() error {
 	if len(q.batch) == 0 {
 		return nil
@@ -95,12 +94,11 @@ func records(item []byte) ([][]byte, error) {
 		if len(item) < 4 {
 			return recs, errors.New("spool item: torn record length")
 		}
-		n := int(item[0])<<24 | int(item[1])<<16 | int(item[2])<<8 | int(item[3])
-		if n > len(item)-4 {
+		rec, rest, ok := fstrm.Cut(item)
+		if !ok {
 			return recs, errors.New("spool item: torn record")
 		}
-		recs = append(recs, item[4:4+n])
-		item = item[4+n:]
+		recs, item = append(recs, rec), rest
 	}
 	return recs, nil
 }
