@@ -74,6 +74,8 @@ type HTTPError struct {
 	Detail string
 }
 
+// Error gives the status and, since FastAPI explains its refusals there,
+// the detail of the answer.
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("node manager: %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
 	if e.Detail != "" {
