@@ -92,11 +92,11 @@ options only before it). A clock that
 differs by more than 60 s from the node manager's (its Date header) is
 warned about: it refuses requests more than 300 s old.`,
 		Flags:  flags(),
-		Action: enroll.NoCommandAction,
+		Action: noCommand,
 		Commands: []*cli.Command{
-			{Name: "enroll", Usage: "enroll the node with a credentials file", Flags: pick("Enroll"), Action: enroll.EnrollAction},
-			{Name: "renew", Usage: "renew the node's certificate", Flags: pick("Renew"), Action: enroll.RenewAction},
-			{Name: "status", Usage: "show the node and its certificate", Flags: pick("Status"), Action: enroll.StatusAction},
+			{Name: "enroll", Usage: "enroll the node with a credentials file", Flags: pick("Enroll"), Action: enrollAction},
+			{Name: "renew", Usage: "renew the node's certificate", Flags: pick("Renew"), Action: renewAction},
+			{Name: "status", Usage: "show the node and its certificate", Flags: pick("Status"), Action: statusAction},
 		},
 	}
 }

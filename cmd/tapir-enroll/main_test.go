@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -99,6 +106,11 @@ func TestCommandLine(t *testing.T) {
 	if out, code := run(t, "status", "-n", filepath.Join(dir, "none")); code != 2 {
 		t.Errorf("status of nothing: exit %d\n%s", code, out)
 	}
+	for _, args := range [][]string{{}, {"frobnicate"}, {"status", "-n", node, "extra"}, {"renew", "-n", node, "extra"}} {
+		if out, code := run(t, args...); code != 2 || !strings.Contains(out, "See 'tapir-enroll --help'") {
+			t.Errorf("%q: exit %d\n%s", args, code, out)
+		}
+	}
 }
 
 // The unit files pass systemd-analyze verify. The test points ExecStart at
@@ -162,5 +174,53 @@ func TestKilledWhileEnrolling(t *testing.T) {
 	}
 	if out, code := run(t, "status", "-n", node); code != 0 {
 		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+}
+
+// status exits 6 when renewal is due and 7 once the certificate has
+// expired, for monitoring scripts; 0 while it is valid.
+func TestStatusExitCodes(t *testing.T) {
+	srv := nodemantest.New(t)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "nodeman-ca.pem")
+	os.WriteFile(ca, srv.CAPEM(), 0o644)
+	cred := filepath.Join(dir, "cred.json")
+	os.WriteFile(cred, srv.AddNode(name, "oct"), 0o600)
+	node := filepath.Join(dir, "node")
+	if out, code := run(t, "enroll", "-c", cred, "-n", node, "--nodeman-ca", ca); code != 0 {
+		t.Fatalf("enroll: exit %d\n%s", code, out)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		from, to time.Time
+		code     int
+		want     string
+	}{
+		{now.Add(-time.Minute), now.Add(time.Hour), 0, "state:        valid"},
+		{now.Add(-2 * time.Hour), now.Add(30 * time.Minute), 6, "renewal is due"},
+		{now.Add(-2 * time.Hour), now.Add(-time.Minute), 7, "expired at"},
+	} {
+		writeCert(t, filepath.Join(node, "tls.crt"), tc.from, tc.to)
+		if out, code := run(t, "status", "-n", node); code != tc.code || !strings.Contains(out, tc.want) || !strings.Contains(out, "node:         "+name+" ("+node+")") {
+			t.Errorf("certificate valid %v to %v: exit %d, want %d and %q\n%s", tc.from, tc.to, code, tc.code, tc.want, out)
+		}
+	}
+}
+
+// writeCert writes a self-signed certificate valid from from to to:
+// status reads the dates, and checks no signature.
+func writeCert(t *testing.T, path string, from, to time.Time) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(from.Unix()), Subject: pkix.Name{CommonName: name}, NotBefore: from, NotAfter: to}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/fault"
 )
 
 // MaxSkew is the clock difference with the node manager beyond which a
@@ -41,17 +41,17 @@ type Client struct {
 func NewClient(base, caFile string) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, tool.Usagef("node manager URL %q: want https://HOST[:PORT]", base)
+		return nil, fault.Errorf(fault.Config, "node manager URL %q: want https://HOST[:PORT]", base)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		b, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, tool.Usagef("--nodeman-ca: %v", err)
+			return nil, fault.Errorf(fault.Config, "--nodeman-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, tool.Usagef("--nodeman-ca %s: no PEM certificate", caFile)
+			return nil, fault.Errorf(fault.Config, "--nodeman-ca %s: no PEM certificate", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -66,13 +66,16 @@ func (c *Client) URL(name, what string) string {
 	return c.Base.ResolveReference(&url.URL{Path: "/api/v1/node/" + url.PathEscape(name) + "/" + what}).String()
 }
 
-// HTTPError is an answer other than 200.
+// HTTPError is an answer other than 200. The errors of Client carry it
+// marked with its kind of failure (see kind).
 type HTTPError struct {
 	Status int
 	URL    string
 	Detail string
 }
 
+// Error gives the status and, since FastAPI explains its refusals there,
+// the detail of the answer.
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("node manager: %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
 	if e.Detail != "" {
@@ -81,18 +84,20 @@ func (e *HTTPError) Error() string {
 	return s
 }
 
-// Code is the exit code: refusals 4, server failures and "try later" 5.
-func (e *HTTPError) Code() int {
+// kind tells a refusal, which a retry would meet again, from a failure
+// or a "try later", which a retry may get past.
+func (e *HTTPError) kind() fault.Kind {
 	switch {
 	case e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooManyRequests, e.Status >= 500:
-		return tool.ExitUnavailable
+		return fault.Unavailable
 	default:
-		return tool.ExitRefused
+		return fault.Refused
 	}
 }
 
-// do sends a request and decodes a 200 answer's JSON into out. Errors
-// carry the exit code: 4 for refusals, 5 for network errors and 5xx.
+// do sends a request and decodes a 200 answer's JSON into out. Network
+// errors, failures and unreadable answers are fault.Unavailable, so that
+// a script retries later; refusals fault.Refused, so that it does not.
 func (c *Client) do(ctx context.Context, method, u string, body []byte, accept string, out any) error {
 	var r io.Reader
 	if body != nil {
@@ -109,20 +114,20 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, accept s
 	req.Header.Set("User-Agent", "tapir-enroll")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return &tool.Error{Code: tool.ExitUnavailable, Err: fmt.Errorf("node manager unreachable: %w", err)}
+		return fault.Errorf(fault.Unavailable, "node manager unreachable: %w", err)
 	}
 	defer resp.Body.Close()
 	c.checkSkew(resp)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return &tool.Error{Code: tool.ExitUnavailable, Err: fmt.Errorf("node manager: %s: %w", u, err)}
+		return fault.Errorf(fault.Unavailable, "node manager: %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &HTTPError{Status: resp.StatusCode, URL: u, Detail: detail(b)}
-		return &tool.Error{Code: e.Code(), Err: e}
+		return fault.New(e.kind(), e)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return &tool.Error{Code: tool.ExitUnavailable, Err: fmt.Errorf("node manager: %s: answer is not the expected JSON: %v", u, err)}
+		return fault.Errorf(fault.Unavailable, "node manager: %s: answer is not the expected JSON: %w", u, err)
 	}
 	return nil
 }
@@ -309,7 +314,7 @@ func (c *Client) PublicKey(ctx context.Context, name string) (*jose.JSONWebKey, 
 	// The node manager adds "kid" and "tags" members; go-jose ignores tags.
 	var k jose.JSONWebKey
 	if err := k.UnmarshalJSON(raw); err != nil {
-		return nil, &tool.Error{Code: tool.ExitUnavailable, Err: fmt.Errorf("node manager: public key: %v", err)}
+		return nil, fault.Errorf(fault.Unavailable, "node manager: public key: %w", err)
 	}
 	return &k, nil
 }

@@ -3,7 +3,6 @@ package enroll
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/fault"
 	"github.com/tapir-edge/tapir/lib/node"
 	"github.com/tapir-edge/tapir/lib/testkit/nodemantest"
 )
@@ -42,8 +41,6 @@ func setup(t *testing.T, kty string) *fixture {
 		Dir: filepath.Join(dir, "node"), Credentials: cred, HTTP: srv.Client(),
 	}}
 }
-
-func code(err error) int { return tool.Code(err) }
 
 func mode(t *testing.T, path string) os.FileMode {
 	t.Helper()
@@ -208,8 +205,8 @@ func TestCrashRecovery(t *testing.T) {
 	f := setup(t, "oct")
 	f.srv.LoseEnrollAnswer = true
 	err := Enroll(context.Background(), f.o)
-	if code(err) != tool.ExitUnavailable {
-		t.Fatalf("lost answer: %v (exit %d), want exit 5", err, code(err))
+	if fault.Of(err) != fault.Unavailable {
+		t.Fatalf("lost answer: %v (%v), want %v", err, fault.Of(err), fault.Unavailable)
 	}
 	if fileExists(filepath.Join(f.o.Dir, node.File)) || !fileExists(filepath.Join(f.o.Dir, node.DataKeyFile)) || !fileExists(f.cred) {
 		t.Fatal("after the lost answer: want keys and credentials, no node.json")
@@ -239,8 +236,8 @@ func TestServerDown(t *testing.T) {
 	b, _ := os.ReadFile(f.cred)
 	os.WriteFile(f.cred, bytes.ReplaceAll(b, []byte(f.srv.URL), []byte(down)), 0o600)
 	err := Enroll(context.Background(), f.o)
-	if code(err) != tool.ExitUnavailable {
-		t.Fatalf("server down: %v (exit %d), want exit 5", err, code(err))
+	if fault.Of(err) != fault.Unavailable {
+		t.Fatalf("server down: %v (%v), want %v", err, fault.Of(err), fault.Unavailable)
 	}
 	key1, _ := os.ReadFile(filepath.Join(f.o.Dir, node.DataKeyFile))
 	if m := mode(t, filepath.Join(f.o.Dir, node.DataKeyFile)); m != 0o600 || len(key1) == 0 {
@@ -283,8 +280,8 @@ func TestRefusals(t *testing.T) {
 			f := setup(t, "oct")
 			tc.change(f)
 			err := Enroll(context.Background(), f.o)
-			if code(err) != tool.ExitRefused || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("%v (exit %d), want exit 4 with %q", err, code(err), tc.want)
+			if fault.Of(err) != fault.Refused || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v (%v), want %v with %q", err, fault.Of(err), fault.Refused, tc.want)
 			}
 			if !fileExists(f.cred) || fileExists(filepath.Join(f.o.Dir, node.File)) {
 				t.Error("credentials removed or node.json written after a refusal")
@@ -306,30 +303,30 @@ func TestEnrollmentKeySingleUse(t *testing.T) {
 	}
 	f.o.Dir += "-2"
 	err := Enroll(context.Background(), f.o)
-	if code(err) != tool.ExitRefused || !strings.Contains(err.Error(), "another data key") {
-		t.Fatalf("%v (exit %d), want exit 4, another data key", err, code(err))
+	if fault.Of(err) != fault.Refused || !strings.Contains(err.Error(), "another data key") {
+		t.Fatalf("%v (%v), want %v, another data key", err, fault.Of(err), fault.Refused)
 	}
 }
 
 func TestServerError(t *testing.T) {
 	f := setup(t, "oct")
 	f.srv.FailStatus = 503
-	if err := Enroll(context.Background(), f.o); code(err) != tool.ExitUnavailable {
-		t.Fatalf("%v (exit %d), want 5", err, code(err))
+	if err := Enroll(context.Background(), f.o); fault.Of(err) != fault.Unavailable {
+		t.Fatalf("%v (%v), want %v", err, fault.Of(err), fault.Unavailable)
 	}
 }
 
 func TestCredentialsChecks(t *testing.T) {
 	f := setup(t, "oct")
 	os.Chmod(f.cred, 0o644)
-	if err := Enroll(context.Background(), f.o); code(err) != tool.ExitUsage || !strings.Contains(err.Error(), "0644") {
+	if err := Enroll(context.Background(), f.o); fault.Of(err) != fault.Config || !strings.Contains(err.Error(), "0644") {
 		t.Errorf("exposed credentials: %v", err)
 	}
 	for _, bad := range []string{`{}`, `{"name":"a b","key":{"kty":"oct","k":"AAAA"}}`,
 		`{"name":"x.example","key":{"kty":"oct","k":"AAAA"}}`,                                                        // 3 bytes
 		`{"name":"x.example","key":{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`, // public
 		`not json`} {
-		if _, err := ParseCredentials([]byte(bad)); code(err) != tool.ExitUsage {
+		if _, err := ParseCredentials([]byte(bad)); fault.Of(err) != fault.Config {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
@@ -374,132 +371,6 @@ func enrolled(t *testing.T, life time.Duration) *fixture {
 		t.Fatal(err)
 	}
 	return f
-}
-
-func TestRenew(t *testing.T) {
-	f := enrolled(t, 90*time.Second)
-	o := Options{Dir: f.o.Dir, HTTP: f.o.HTTP, Lifetime: 90 * time.Second, IfNeeded: true}
-	key1, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
-	crt1, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSCertFile))
-
-	// Not due: nothing sent.
-	if err := Renew(context.Background(), o); err != nil || len(f.requests()) != 1 {
-		t.Fatalf("not due: %v, %q", err, f.requests())
-	}
-	// Due after two thirds (60 s) of 90 s.
-	o.Now = func() time.Time { return time.Now().Add(65 * time.Second) }
-	marker := filepath.Join(t.TempDir(), "reloaded")
-	o.ReloadCommand = "touch " + marker
-	if err := Renew(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.requests(); len(r) != 2 || !strings.HasSuffix(r[1], "/renew") {
-		t.Fatalf("requests %q", r)
-	}
-	key2, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
-	crt2, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSCertFile))
-	if bytes.Equal(key1, key2) || bytes.Equal(crt1, crt2) {
-		t.Error("renewal kept the key or the certificate")
-	}
-	if !fileExists(marker) {
-		t.Error("--reload-command did not run")
-	}
-	checkNode(t, f)
-
-	// Without --if-needed: always; --reuse-key keeps the key.
-	o = Options{Dir: f.o.Dir, HTTP: f.o.HTTP, ReuseKey: true}
-	if err := Renew(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	key3, _ := os.ReadFile(filepath.Join(o.Dir, node.TLSKeyFile))
-	if !bytes.Equal(key2, key3) || len(f.requests()) != 3 {
-		t.Error("--reuse-key changed the key, or no request")
-	}
-	checkNode(t, f)
-}
-
-// Renewal is signed by the data key the node manager holds.
-func TestRenewOtherDataKey(t *testing.T) {
-	f := enrolled(t, 0)
-	k, _ := NewDataKey(KeyEd25519, name)
-	b, _ := marshalKey(k)
-	os.WriteFile(filepath.Join(f.o.Dir, node.DataKeyFile), b, 0o600)
-	crt1, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
-	err := Renew(context.Background(), Options{Dir: f.o.Dir, HTTP: f.o.HTTP})
-	if code(err) != tool.ExitRefused || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("%v, want exit 4 with 401", err)
-	}
-	crt2, _ := os.ReadFile(filepath.Join(f.o.Dir, node.TLSCertFile))
-	if !bytes.Equal(crt1, crt2) {
-		t.Error("a refused renewal changed the certificate")
-	}
-}
-
-func TestStatus(t *testing.T) {
-	f := enrolled(t, 90*time.Second)
-	var out bytes.Buffer
-	if err := Status(f.o.Dir, time.Now(), false, &out); err != nil || !strings.Contains(out.String(), name) {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	for _, tc := range []struct {
-		after time.Duration
-		code  int
-		state string
-	}{{0, 0, "valid"}, {65 * time.Second, ExitRenewalDue, "renewal-due"}, {100 * time.Second, ExitExpired, "expired"}} {
-		out.Reset()
-		err := Status(f.o.Dir, time.Now().Add(tc.after), true, &out)
-		var s NodeStatus
-		if code(err) != tc.code || json.Unmarshal(out.Bytes(), &s) != nil || s.State != tc.state || s.Name != name {
-			t.Errorf("after %v: exit %d (%v), state %q, want %d %q\n%s", tc.after, code(err), err, s.State, tc.code, tc.state, out.String())
-		}
-	}
-}
-
-// A renewal interrupted between its renames is completed by the next
-// run; one interrupted before both .new files were written is undone.
-func TestFinishSwap(t *testing.T) {
-	f := enrolled(t, 0)
-	dir := f.o.Dir
-	n, _ := node.Load(dir)
-	// Get a new certificate for a new key, as renew does.
-	tk, _ := NewTLSKey()
-	c, _ := NewClient(f.srv.URL, "")
-	c.HTTP = f.o.HTTP
-	dk, _ := node.ReadJWK(n.Path(node.DataKeyFile))
-	csr, _ := CSR(tk, name)
-	req, _ := c.RenewRequest(name, dk, csr, 0)
-	res, err := c.Renew(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := marshalTLSKey(tk)
-	pub := func() crypto.PublicKey {
-		k, err := node.ReadPEMKey(filepath.Join(dir, node.TLSKeyFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Public()
-	}
-	old := pub()
-
-	// Only the certificate written: undone.
-	os.WriteFile(filepath.Join(dir, node.TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
-	if err := finishSwap(dir); err != nil || fileExists(filepath.Join(dir, node.TLSCertFile+".new")) || !tk.PublicKey.Equal(tk.Public()) {
-		t.Fatalf("undo: %v", err)
-	}
-	if !pub().(interface{ Equal(crypto.PublicKey) bool }).Equal(old) {
-		t.Fatal("undo changed the key")
-	}
-	// Both written: completed, by any command.
-	os.WriteFile(filepath.Join(dir, node.TLSCertFile+".new"), []byte(res.X509Certificate), 0o644)
-	os.WriteFile(filepath.Join(dir, node.TLSKeyFile+".new"), kb, 0o600)
-	if err := Renew(context.Background(), Options{Dir: dir, HTTP: f.o.HTTP, IfNeeded: true}); err != nil {
-		t.Fatal(err)
-	}
-	if !tk.PublicKey.Equal(pub()) || fileExists(filepath.Join(dir, node.TLSKeyFile+".new")) {
-		t.Fatal("swap not completed")
-	}
-	checkNode(t, f)
 }
 
 // The test server refuses what the real one refuses: checks that the

@@ -17,7 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/fault"
 	"github.com/tapir-edge/tapir/lib/keyfile"
 )
 
@@ -37,7 +37,7 @@ type Credentials struct {
 func ReadCredentials(path string) (*Credentials, error) {
 	b, err := keyfile.Read(path)
 	if err != nil {
-		return nil, tool.Usagef("credentials: %v", err)
+		return nil, fault.Errorf(fault.Config, "credentials: %w", err)
 	}
 	return ParseCredentials(b)
 }
@@ -46,20 +46,20 @@ func ReadCredentials(path string) (*Credentials, error) {
 func ParseCredentials(b []byte) (*Credentials, error) {
 	var c Credentials
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, tool.Usagef("credentials: not the JSON the node manager issues: %v", err)
+		return nil, fault.Errorf(fault.Config, "credentials: not the JSON the node manager issues: %w", err)
 	}
 	if !validName(c.Name) {
-		return nil, tool.Usagef("credentials: missing or invalid node name %q", c.Name)
+		return nil, fault.Errorf(fault.Config, "credentials: missing or invalid node name %q", c.Name)
 	}
 	if len(c.Key) == 0 {
-		return nil, tool.Usagef("credentials: no enrollment key")
+		return nil, fault.Errorf(fault.Config, "credentials: no enrollment key")
 	}
 	if err := c.key.UnmarshalJSON(c.Key); err != nil {
-		return nil, tool.Usagef("credentials: enrollment key: %v", err)
+		return nil, fault.Errorf(fault.Config, "credentials: enrollment key: %w", err)
 	}
 	alg, err := enrollmentAlg(&c.key)
 	if err != nil {
-		return nil, tool.Usagef("credentials: enrollment key: %v", err)
+		return nil, fault.Errorf(fault.Config, "credentials: enrollment key: %w", err)
 	}
 	c.alg = alg
 	return &c, nil
@@ -146,7 +146,7 @@ func NewDataKey(kind, name string) (*jose.JSONWebKey, error) {
 		}
 		k.Key, k.Algorithm = priv, string(jose.ES256)
 	default:
-		return nil, tool.Usagef("--data-key-type %q: want %s or %s", kind, KeyEd25519, KeyP256)
+		return nil, fault.Errorf(fault.Config, "--data-key-type %q: want %s or %s", kind, KeyEd25519, KeyP256)
 	}
 	return k, nil
 }

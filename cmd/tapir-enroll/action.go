@@ -1,4 +1,4 @@
-package enroll
+package main
 
 import (
 	"time"
@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
+	"github.com/tapir-edge/tapir/lib/enroll"
 )
 
 // The command-line actions of tapir-enroll. A flag may be given before or
@@ -25,8 +26,8 @@ func str(c *cli.Context, name string) string        { return isSet(c, name).Stri
 func flag(c *cli.Context, name string) bool         { return isSet(c, name).Bool(name) }
 func dur(c *cli.Context, name string) time.Duration { return isSet(c, name).Duration(name) }
 
-func options(c *cli.Context) Options {
-	return Options{
+func options(c *cli.Context) enroll.Options {
+	return enroll.Options{
 		Dir:             str(c, "node"),
 		Credentials:     str(c, "credentials"),
 		DataKeyType:     str(c, "data-key-type"),
@@ -41,40 +42,30 @@ func options(c *cli.Context) Options {
 	}
 }
 
-// EnrollAction is tapir-enroll enroll.
-func EnrollAction(c *cli.Context) error {
+// enrollAction is tapir-enroll enroll.
+func enrollAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageArgs(c)
 	}
-	return Enroll(c.Context, options(c))
+	return enroll.Enroll(c.Context, options(c))
 }
 
-// RenewAction is tapir-enroll renew.
-func RenewAction(c *cli.Context) error {
+// renewAction is tapir-enroll renew.
+func renewAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageArgs(c)
 	}
-	return Renew(c.Context, options(c))
-}
-
-// StatusAction is tapir-enroll status.
-func StatusAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageArgs(c)
-	}
-	return Status(str(c, "node"), time.Now(), flag(c, "json"), c.App.Writer)
+	return enroll.Renew(c.Context, options(c))
 }
 
 func usageArgs(c *cli.Context) error {
-	return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())
+	return tool.Usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())
 }
 
-var usagef = tool.Usagef
-
-// NoCommandAction is tapir-enroll without a command.
-func NoCommandAction(c *cli.Context) error {
+// noCommand is tapir-enroll without a command.
+func noCommand(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("unknown command %q: want enroll, renew or status", c.Args().First())
+		return tool.Usagef("unknown command %q: want enroll, renew or status", c.Args().First())
 	}
-	return usagef("want a command: enroll, renew or status")
+	return tool.Usagef("want a command: enroll, renew or status")
 }
