@@ -4,11 +4,18 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/blocklist"
+	"github.com/tapir-edge/tapir/lib/policy"
 	"github.com/tapir-edge/tapir/lib/rpz"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 //go:generate go run -tags docs .
@@ -60,7 +67,7 @@ The zone's serial increases with every change (RFC 1982) and is saved in
 --state before the zone is served, so it never goes backwards. Observations
 are kept in --state too, so that a restart serves the same zone.`,
 		Commands: []*cli.Command{
-			{Name: "zone", Usage: "write the zone", Flags: inputs(), Action: rpz.ZoneAction},
+			{Name: "zone", Usage: "write the zone", Flags: inputs(), Action: zoneAction},
 			{Name: "serve", Usage: "serve the zone (AXFR, IXFR, NOTIFY), kept up to date", Flags: append(inputs(),
 				&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: "127.0.0.1:5353", Usage: "serve on `ADDR` (UDP and TCP)", Category: "Serve"},
 				&cli.StringSliceFlag{Name: "notify", Usage: "send NOTIFY to `ADDR` (host:port) on every change (repeatable)", Category: "Serve"},
@@ -69,8 +76,8 @@ are kept in --state too, so that a restart serves the same zone.`,
 				&cli.StringFlag{Name: "tsig-secret-file", Usage: "the TSIG secret (base64) in `FILE` (mode 0600)", Category: "Serve", TakesFile: true},
 				&cli.BoolFlag{Name: "no-input", Usage: "read no observations: serve the lists alone", Category: "Serve"},
 				tool.MetricsFlag,
-			), Action: rpz.ServeAction},
-			{Name: "explain", Usage: "say which rule decides a name", ArgsUsage: "NAME...", Flags: inputs(), Action: rpz.ExplainAction},
+			), Action: serveAction},
+			{Name: "explain", Usage: "say which rule decides a name", ArgsUsage: "NAME...", Flags: inputs(), Action: explainAction},
 		},
 	}
 }
@@ -114,4 +121,108 @@ Then tapir-cat --match-rpz ZONEFILE counts, rule by rule, what a dnstap stream o
 		{"SIGNALS", `SIGTERM, SIGINT: stop reading at a frame boundary (see FIFOS), apply what was read, stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},
 	},
 	SeeAlso: []string{"tapir-listen(1)", "named-checkzone(1)", "unbound.conf(5)"},
+}
+
+// open builds the Processor the flags describe. compact is for serve, the
+// one command that appends to the journal.
+func open(c *cli.Context, compact bool) (*rpz.Processor, error) {
+	format, err := blocklist.ParseFormat(c.String("list-format"))
+	if err != nil {
+		return nil, tool.Usagef("--list-format: %w", err)
+	}
+	o := rpz.Options{Policy: c.String("policy"), Origin: c.String("origin"), State: c.String("state"), Monitor: c.Bool("monitor"), Compact: compact}
+	for _, k := range []struct {
+		flag string
+		kind policy.Kind
+	}{{"allow", policy.Allow}, {"deny", policy.Deny}, {"doubt", policy.Doubt}} {
+		for _, path := range c.StringSlice(k.flag) {
+			o.Lists = append(o.Lists, rpz.List{Kind: k.kind, Path: path, Format: format})
+		}
+	}
+	return rpz.Open(o)
+}
+
+// read applies the observations of the -r files, for zone and explain.
+func read(c *cli.Context, p *rpz.Processor) error {
+	in := c.StringSlice("read")
+	if len(in) == 0 {
+		return nil
+	}
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	return p.Read(c.Context, stage.Config{Inputs: in, Identities: ids})
+}
+
+// zoneAction is tapir-rpz zone: the zone, once, to stdout or --zone-file.
+func zoneAction(c *cli.Context) error {
+	p, err := open(c, false)
+	if err != nil {
+		return err
+	}
+	if err := read(c, p); err != nil {
+		return err
+	}
+	if path := c.String("zone-file"); path != "" {
+		return p.Zone.WriteFile(path)
+	}
+	var b bytes.Buffer
+	if _, err := p.Zone.WriteTo(&b); err != nil {
+		return err
+	}
+	_, err = c.App.Writer.Write(b.Bytes())
+	return err
+}
+
+// explainAction is tapir-rpz explain NAME…
+func explainAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return tool.Usagef("explain needs a NAME")
+	}
+	p, err := open(c, false)
+	if err != nil {
+		return err
+	}
+	if err := read(c, p); err != nil {
+		return err
+	}
+	for _, name := range c.Args().Slice() {
+		fmt.Fprintln(c.App.Writer, strings.TrimRight(p.Explain(name), "\n"))
+	}
+	return nil
+}
+
+// serveAction is tapir-rpz serve: a primary for the zone, kept up to date
+// from the observations on stdin (or -r), the lists and expiry.
+func serveAction(c *cli.Context) error {
+	p, err := open(c, true)
+	if err != nil {
+		return err
+	}
+	s, err := rpz.NewServer(p, rpz.ServeOptions{
+		Listen:         tool.LoopbackAddr(c.String("listen")),
+		Notify:         c.StringSlice("notify"),
+		AllowTransfer:  c.StringSlice("allow-transfer"),
+		TSIGName:       c.String("tsig-name"),
+		TSIGSecretFile: c.String("tsig-secret-file"),
+		ZoneFile:       c.String("zone-file"),
+	})
+	if err != nil {
+		return err
+	}
+	var in stage.Config
+	if !c.Bool("no-input") {
+		if in.Identities, err = tool.Identities(c); err != nil {
+			return err
+		}
+		in.Inputs = tool.Inputs(c)
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, s.Metrics()); err != nil {
+		return err
+	}
+	in.Signals = sig
+	return s.Run(ctx, in)
 }
