@@ -21,7 +21,8 @@ var (
 
 // registered is every metric name the tools' packages register: a
 // package's metrics.New prefix with each name it registers (counters get
-// _total).
+// _total), and, for a package that runs lib/stage, each name stage
+// registers in the set it is given.
 func registered(t *testing.T) map[string]bool {
 	var dirs []string
 	for _, g := range []string{"../../lib/*", "../../cmd/*"} {
@@ -31,23 +32,12 @@ func registered(t *testing.T) map[string]bool {
 		}
 		dirs = append(dirs, d...)
 	}
+	_, stageRegs, _ := scan(t, "../../lib/stage")
 	names := map[string]bool{}
 	for _, dir := range dirs {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-		var prefixes []string
-		var regs [][]string
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range newSet.FindAllStringSubmatch(string(b), -1) {
-				prefixes = append(prefixes, m[1])
-			}
-			regs = append(regs, register.FindAllStringSubmatch(string(b), -1)...)
+		prefixes, regs, usesStage := scan(t, dir)
+		if usesStage {
+			regs = append(regs, stageRegs...)
 		}
 		for _, p := range prefixes {
 			for _, r := range regs {
@@ -63,6 +53,27 @@ func registered(t *testing.T) map[string]bool {
 		t.Fatalf("found only %d metrics: %v", len(names), names)
 	}
 	return names
+}
+
+// scan returns the metrics.New prefixes and the registrations of the
+// package in dir, and whether it imports lib/stage.
+func scan(t *testing.T, dir string) (prefixes []string, regs [][]string, usesStage bool) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range newSet.FindAllStringSubmatch(string(b), -1) {
+			prefixes = append(prefixes, m[1])
+		}
+		regs = append(regs, register.FindAllStringSubmatch(string(b), -1)...)
+		usesStage = usesStage || strings.Contains(string(b), `"github.com/tapir-edge/tapir/lib/stage"`)
+	}
+	return prefixes, regs, usesStage
 }
 
 func TestAlerts(t *testing.T) {
