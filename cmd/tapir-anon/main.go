@@ -3,10 +3,15 @@
 package main
 
 import (
+	"runtime"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/anon"
+	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/pseudo"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 //go:generate go run -tags docs .
@@ -72,10 +77,72 @@ gives the same output, and it is written in each frame's extra field
 			&cli.BoolFlag{Name: "keep-unknown", Usage: "keep dnstap fields tapir-anon does not interpret (policy, http_protocol)", Category: "Minimisation"},
 			&cli.StringFlag{Name: "keep-messages", Value: "both", Usage: "keep `WHICH` DNS messages: both, query, response or none", Category: "Minimisation"},
 
-			&cli.IntFlag{Name: "workers", Value: anon.DefaultWorkers(), DefaultText: "number of CPUs", Usage: "rewrite on `N` goroutines (output order is kept)"},
+			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), DefaultText: "number of CPUs", Usage: "rewrite on `N` goroutines (output order is kept)"},
 		}, tool.InputFlags()...), tool.OutputFlags()...), tool.MetricsFlag),
-		Action: anon.Action,
+		Action: action,
 	}
+}
+
+// action is tapir-anon: it reads the flags and the key, and rewrites the
+// input to the output until the input ends or SIGTERM.
+func action(c *cli.Context) error {
+	o, err := options(c)
+	if err != nil {
+		return err
+	}
+	a, err := anon.Open(o)
+	if err != nil {
+		return err
+	}
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	out, err := tool.CreateOutput(c, dnstap.ContentType)
+	if err != nil {
+		return err
+	}
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, a.Metrics()); err != nil {
+		return err
+	}
+	return a.Run(ctx, stage.Config{Inputs: tool.Inputs(c), Identities: ids, Signals: sig}, out)
+}
+
+// options reads the flags into anon.Options.
+func options(c *cli.Context) (anon.Options, error) {
+	o := anon.Options{
+		Config: anon.Config{
+			KeepECS:     c.Bool("keep-ecs"),
+			KeepCookies: c.Bool("keep-cookies"),
+			KeepPorts:   c.Bool("keep-ports"),
+			KeepUnknown: c.Bool("keep-unknown"),
+			Identity:    field(c, "identity"),
+			Version:     field(c, "version"),
+			Extra:       anon.Field{Keep: c.Bool("keep-extra")},
+		},
+		Key:     anon.KeyFile{Method: c.String("method"), Path: c.String("key-file"), KDF: c.String("kdf"), Salt: c.String("salt")},
+		Pseudo:  pseudo.Options{CacheSize: c.Int("cache-size"), V4Bits: c.Int("v4-prefix"), V6Bits: c.Int("v6-prefix")},
+		Workers: c.Int("workers"),
+	}
+	var err error
+	if o.Messages, err = anon.ParseMessages(c.String("keep-messages")); err != nil {
+		return o, tool.Usagef("--keep-messages %v", err)
+	}
+	if o.Rotation, err = anon.ParseRotation(c.String("rotate")); err != nil {
+		return o, tool.Usagef("--rotate: %v", err)
+	}
+	return o, nil
+}
+
+// field reads --keep-NAME and --set-NAME.
+func field(c *cli.Context, name string) anon.Field {
+	f := anon.Field{Keep: c.Bool("keep-" + name)}
+	if c.IsSet("set-" + name) {
+		f.Value = []byte(c.String("set-" + name))
+	}
+	return f
 }
 
 var manual = tool.Manual{

@@ -2,56 +2,32 @@ package anon
 
 import (
 	"context"
-	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"sync"
-	"time"
+	"sync/atomic"
 
+	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
-// Frames rewritten per batch: enough that handing batches between
-// goroutines costs little per frame, few enough to keep latency low.
-const (
-	batchFrames = 256
-	batchBytes  = 256 << 10
-)
-
-// Source yields frames: the next frame, its number in its input, and the
-// input's name. It returns io.EOF at the end of all inputs.
-type Source interface {
-	Next() (frame []byte, n int64, input string, err error)
-	// Buffered reports whether Next can return without waiting.
-	Buffered() bool
-}
-
-// Stopper is a Source that can stop at a frame boundary: after Stop, Next
-// returns what the source has read and then io.EOF (tool.Frames).
-type Stopper interface {
-	Stop()
-}
-
-// StopWait bounds how long Run, when ctx ends, waits for a Stopper to
-// return what it has read: longer than fstrm's wait for the rest of a
-// frame.
-var StopWait = fstrm.DefaultStopWait + 5*time.Second
-
-// Sink takes framed frames in order.
+// Sink takes runs of frames, each after its length (fstrm.AppendFrame),
+// in order.
 type Sink interface {
 	WriteFrames(b []byte, n int) error
 	Flush() error
 }
 
-type batch struct {
-	in     []byte // frames, each with its 4-byte length, copied from the source
-	nums   []int64
-	input  string
-	out    []byte
+// job is a batch on its way through the pipeline: the frames read, and
+// what a worker made of them.
+type job struct {
+	in     *stage.Batch
+	out    []byte // the rewritten frames, each after its length
 	nout   int
 	issues []issue
-	done   chan struct{}
+	done   chan struct{} // a worker is done with it
 }
 
 type issue struct {
@@ -83,8 +59,10 @@ func (c *Counters) add(d Stats) {
 	c.OptionsRemoved.Add(d.OptionsRemoved)
 }
 
-// Pipeline rewrites frames from a Source on several goroutines and writes
-// them to a Sink in the order they came.
+// Pipeline rewrites the batches of a stage on several goroutines and
+// writes them to a Sink in the order they came: rewriting costs more
+// than reading and writing, and one core cannot keep up with a busy
+// resolver.
 type Pipeline struct {
 	Config  *Config
 	Workers int
@@ -96,76 +74,40 @@ type Pipeline struct {
 
 	pool   sync.Pool
 	logged int
+	failed atomic.Pointer[error] // the output's error, once it failed
 }
 
-// Run rewrites until the source ends or ctx ends, and flushes the sink.
-// A source error (a corrupt input) is returned after everything read
-// before it has been written. When ctx ends, a Stopper source is stopped
-// and what it still returns is rewritten and written (for up to
-// StopWait), so that a FIFO is left at a frame boundary with every frame
-// taken from it written; another source is left where it is.
-func (p *Pipeline) Run(ctx context.Context, src Source, out Sink) error {
+// Run runs stage.Run with in, whose frames are dnstap, rewrites them and
+// writes them to out in order, then flushes out. Once out fails, Run
+// stops reading; it returns the error of out, else that of stage.Run.
+func (p *Pipeline) Run(ctx context.Context, in stage.Config, out Sink) error {
 	workers := max(p.Workers, 1)
-	work := make(chan *batch, workers)
-	order := make(chan *batch, 2*workers)
+	work := make(chan *job, workers)
+	order := make(chan *job, 2*workers)
 	p.pool.New = func() any {
-		return &batch{in: make([]byte, 0, batchBytes+64<<10), out: make([]byte, 0, batchBytes+64<<10), done: make(chan struct{}, 1)}
+		return &job{out: make([]byte, 0, 320<<10), done: make(chan struct{}, 1)}
 	}
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rw := NewRewriter(p.Config)
-			for b := range work {
-				before := rw.Stats
-				p.rewrite(rw, b)
-				d := rw.Stats
-				d.sub(before)
-				p.C.add(d)
-				b.done <- struct{}{}
-			}
-		}()
+		wg.Go(func() { p.rewriteAll(work) })
 	}
+	p.failed.Store(nil)
 	werr := make(chan error, 1)
 	go func() { werr <- p.write(order, out) }()
 
-	batches := make(chan *batch)
-	quit := make(chan struct{})
-	rerr := make(chan error, 1)
-	go func() { rerr <- p.read(src, batches, quit) }()
-	var err error
-	done := ctx.Done()
-	var giveUp <-chan time.Time
-loop:
-	for {
-		select {
-		case b, ok := <-batches:
-			if !ok {
-				err = <-rerr
-				break loop
-			}
-			order <- b
-			work <- b
-		case <-done:
-			done = nil
-			if s, ok := src.(Stopper); ok {
-				s.Stop()
-				t := time.NewTimer(StopWait)
-				defer t.Stop()
-				giveUp = t.C
-				continue
-			}
-			// The source may be blocked on a quiet pipe: leave it
-			// there and finish what was read.
-			close(quit)
-			break loop
-		case <-giveUp:
-			p.Log.Warn("input did not stop in time: leaving it", "after", StopWait)
-			close(quit)
-			break loop
+	in.ContentType = dnstap.ContentType
+	in.Handle = func(b *stage.Batch) error {
+		if err := p.failed.Load(); err != nil {
+			b.Release()
+			return *err
 		}
+		j := p.pool.Get().(*job)
+		j.in = b
+		order <- j
+		work <- j
+		return nil
 	}
+	err := stage.Run(ctx, in)
 	close(work)
 	close(order)
 	wg.Wait()
@@ -175,102 +117,88 @@ loop:
 	return err
 }
 
-// read fills batches from the source until it ends or quit is closed.
-func (p *Pipeline) read(src Source, batches chan<- *batch, quit <-chan struct{}) error {
-	defer close(batches)
-	b := p.get()
-	send := func() bool {
-		if len(b.nums) == 0 {
-			return true
-		}
-		select {
-		case batches <- b:
-			b = p.get()
-			return true
-		case <-quit:
-			return false
-		}
-	}
-	for {
-		f, n, input, err := src.Next()
-		if err != nil {
-			send()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if input != b.input && len(b.nums) > 0 && !send() {
-			return nil
-		}
-		b.input = input
-		b.in = append(b.in, byte(len(f)>>24), byte(len(f)>>16), byte(len(f)>>8), byte(len(f)))
-		b.in = append(b.in, f...)
-		b.nums = append(b.nums, n)
-		// Hand the batch on when full, or when the source would wait,
-		// so a quiet live stream is not held back.
-		if len(b.nums) >= batchFrames || len(b.in) >= batchBytes || !src.Buffered() {
-			if !send() {
-				return nil
-			}
-		}
+// rewriteAll rewrites the jobs of work until it is closed, with a
+// Rewriter of its own.
+func (p *Pipeline) rewriteAll(work <-chan *job) {
+	rw := NewRewriter(p.Config)
+	for j := range work {
+		before := rw.Stats
+		p.rewrite(rw, j)
+		d := rw.Stats
+		d.sub(before)
+		p.C.add(d)
+		j.done <- struct{}{}
 	}
 }
 
-func (p *Pipeline) rewrite(rw *Rewriter, b *batch) {
-	in := b.in
-	for i := 0; len(in) >= 4; i++ {
-		l := int(in[0])<<24 | int(in[1])<<16 | int(in[2])<<8 | int(in[3])
-		f := in[4 : 4+l]
-		in = in[4+l:]
-		mark := len(b.out)
-		out, err := rw.Rewrite(append(b.out, 0, 0, 0, 0), f)
+func (p *Pipeline) rewrite(rw *Rewriter, j *job) {
+	for n, f := range j.in.All() {
+		out, err := fstrm.AppendFrameFunc(j.out, func(dst []byte) ([]byte, error) { return rw.Rewrite(dst, f) })
+		j.out = out
 		if err != nil {
-			b.out = b.out[:mark]
-			b.issues = append(b.issues, issue{b.nums[i], err.Error()})
+			j.issues = append(j.issues, issue{n, err.Error()})
 			continue
 		}
-		n := len(out) - mark - 4
-		out[mark], out[mark+1], out[mark+2], out[mark+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-		b.out = out
-		b.nout++
+		j.nout++
 		if rw.Problem != "" {
-			b.issues = append(b.issues, issue{b.nums[i], rw.Problem})
+			j.issues = append(j.issues, issue{n, rw.Problem})
 		}
 	}
 }
 
-func (p *Pipeline) write(order chan *batch, out Sink) error {
+// write writes the jobs of order as their workers finish them, and
+// flushes out whenever no more are waiting, so that a quiet live stream
+// is not held back. After an error of out, it only gives the jobs back.
+func (p *Pipeline) write(order <-chan *job, out Sink) error {
 	var err error
-	for b := range order {
-		<-b.done
-		if err == nil && b.nout > 0 {
-			err = out.WriteFrames(b.out, b.nout)
-		}
-		for _, is := range b.issues {
-			if p.logged < p.MaxIssues {
-				p.Log.Warn(is.what, "input", b.input, "frame", is.frame)
-			} else if p.logged == p.MaxIssues {
-				p.Log.Warn("more problems: counting, not logging them")
+	for j := range order {
+		<-j.done
+		if err == nil {
+			if err = writeJob(out, j, len(order) == 0); err != nil {
+				p.failed.Store(&err)
 			}
-			p.logged++
 		}
-		if err == nil && len(order) == 0 {
-			err = out.Flush()
-		}
-		p.put(b)
+		p.logIssues(j)
+		p.put(j)
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		err = writeJob(out, nil, true)
 	}
-	return out.Flush()
+	return err
 }
 
-func (p *Pipeline) get() *batch { return p.pool.Get().(*batch) }
+// writeJob writes what j holds (if any), then flushes if asked.
+func writeJob(out Sink, j *job, flush bool) error {
+	if j != nil && j.nout > 0 {
+		if err := out.WriteFrames(j.out, j.nout); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	if flush {
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	return nil
+}
 
-func (p *Pipeline) put(b *batch) {
-	b.in, b.out, b.nums, b.issues, b.nout, b.input = b.in[:0], b.out[:0], b.nums[:0], b.issues[:0], 0, ""
-	p.pool.Put(b)
+func (p *Pipeline) logIssues(j *job) {
+	for _, is := range j.issues {
+		if p.logged < p.MaxIssues {
+			p.Log.Warn(is.what, "input", j.in.Input, "frame", is.frame)
+		} else if p.logged == p.MaxIssues {
+			p.Log.Warn("more problems: counting, not logging them")
+		}
+		p.logged++
+	}
+}
+
+// put releases the job's batch, its output written, and keeps the job
+// for another.
+func (p *Pipeline) put(j *job) {
+	j.in.Release()
+	j.in, j.out, j.issues, j.nout = nil, j.out[:0], j.issues[:0], 0
+	p.pool.Put(j)
 }
 
 func (s *Stats) sub(o Stats) {

@@ -3,50 +3,55 @@ package anon
 import (
 	"bytes"
 	"context"
-	"io"
+	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
+	"github.com/tapir-edge/tapir/lib/fault"
+	"github.com/tapir-edge/tapir/lib/fstrm"
 	"github.com/tapir-edge/tapir/lib/metrics"
 	"github.com/tapir-edge/tapir/lib/pseudo"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
-type sliceSource struct {
-	frames [][]byte
-	i      int
-}
-
-func (s *sliceSource) Next() ([]byte, int64, string, error) {
-	if s.i == len(s.frames) {
-		return nil, 0, "", io.EOF
+// writeStream writes frames to a dnstap file, as stage.Run reads them.
+func writeStream(t testing.TB, frames [][]byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	w := fstrm.NewWriter(&b, dnstap.ContentType)
+	for _, f := range frames {
+		w.WriteFrame(f)
 	}
-	s.i++
-	return bytes.Clone(s.frames[s.i-1]), int64(s.i), "test", nil
+	w.Close()
+	p := filepath.Join(t.TempDir(), "in.fstrm")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
-
-func (s *sliceSource) Buffered() bool { return s.i < len(s.frames) }
 
 type memSink struct{ frames [][]byte }
 
 func (m *memSink) WriteFrames(b []byte, n int) error {
-	for len(b) > 0 {
-		l := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
-		m.frames = append(m.frames, bytes.Clone(b[4:4+l]))
-		b = b[4+l:]
+	for f := range fstrm.Split(b) {
+		m.frames = append(m.frames, bytes.Clone(f))
 	}
 	return nil
 }
 
 func (m *memSink) Flush() error { return nil }
 
-// Frames come out in the order they went in, whatever the workers do,
-// and each is the frame a Rewriter makes alone; bad frames are left out.
-func TestPipelineOrder(t *testing.T) {
-	cfg := &Config{Keys: keyring(t, RotateNever)}
+// testFrames are n frames of distinct clients, with a frame that is not
+// dnstap after every thousand.
+func testFrames(t testing.TB, n int) [][]byte {
 	var in [][]byte
 	f := sample(t)
-	for i := range 5000 {
+	for i := range n {
 		f.QueryAddress = []byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
 		f.QueryTimeSec = uint64(i)
 		in = append(in, f.AppendMarshal(nil))
@@ -54,6 +59,14 @@ func TestPipelineOrder(t *testing.T) {
 			in = append(in, []byte("not dnstap\xff"))
 		}
 	}
+	return in
+}
+
+// Frames come out in the order they went in, whatever the workers do,
+// and each is the frame a Rewriter makes alone; bad frames are left out.
+func TestPipelineOrder(t *testing.T) {
+	cfg := &Config{Keys: keyring(t, RotateNever)}
+	in := testFrames(t, 5000)
 	var want [][]byte
 	rw := NewRewriter(cfg)
 	for _, b := range in {
@@ -63,7 +76,7 @@ func TestPipelineOrder(t *testing.T) {
 	}
 	sink := &memSink{}
 	p := &Pipeline{Config: cfg, Workers: 4, C: NewCounters(metrics.New("t")), Log: slog.New(slog.DiscardHandler), MaxIssues: 10}
-	if err := p.Run(context.Background(), &sliceSource{frames: in}, sink); err != nil {
+	if err := p.Run(context.Background(), stage.Config{Inputs: []string{writeStream(t, in)}}, sink); err != nil {
 		t.Fatal(err)
 	}
 	if len(sink.frames) != len(want) {
@@ -78,6 +91,55 @@ func TestPipelineOrder(t *testing.T) {
 		t.Errorf("dropped %d, frames %d", p.C.Dropped.Load(), p.C.Frames.Load())
 	}
 }
+
+// failSink fails its second write.
+type failSink struct{ writes int }
+
+var errFull = errors.New("no space left on device")
+
+func (s *failSink) WriteFrames([]byte, int) error {
+	if s.writes++; s.writes > 1 {
+		return errFull
+	}
+	return nil
+}
+
+func (s *failSink) Flush() error { return nil }
+
+// An output that fails is a runtime failure, not an unreadable input, and
+// ends the run.
+func TestPipelineOutputError(t *testing.T) {
+	cfg := &Config{Keys: keyring(t, RotateNever)}
+	p := &Pipeline{Config: cfg, Workers: 2, C: NewCounters(metrics.New("t")), Log: slog.New(slog.DiscardHandler)}
+	sink := &failSink{}
+	err := p.Run(context.Background(), stage.Config{Inputs: []string{writeStream(t, testFrames(t, 20000))}}, sink)
+	if !errors.Is(err, errFull) || fault.Of(err) != fault.Other || !strings.Contains(err.Error(), "write output") {
+		t.Fatalf("err %v (kind %v), want the output's, of no kind", err, fault.Of(err))
+	}
+	if sink.writes != 2 {
+		t.Errorf("%d writes: the pipeline went on writing after a failure", sink.writes)
+	}
+}
+
+// BenchmarkPipeline rewrites a stream from a file on as many workers as
+// there are CPUs: the throughput of tapir-anon but for the output.
+func BenchmarkPipeline(b *testing.B) {
+	in := writeStream(b, testFrames(b, 20000))
+	cfg := &Config{Keys: keyring(b, RotateNever)}
+	b.ResetTimer()
+	for range b.N {
+		p := &Pipeline{Config: cfg, Workers: runtime.GOMAXPROCS(0), C: NewCounters(metrics.New("t")), Log: slog.New(slog.DiscardHandler)}
+		if err := p.Run(context.Background(), stage.Config{Inputs: []string{in}}, discard{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*20020/b.Elapsed().Seconds(), "frames/s")
+}
+
+type discard struct{}
+
+func (discard) WriteFrames([]byte, int) error { return nil }
+func (discard) Flush() error                  { return nil }
 
 // FuzzRewrite: any input is rewritten or refused, never a panic, and what
 // comes out is dnstap whose addresses are not the ones that went in.

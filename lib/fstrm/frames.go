@@ -13,6 +13,20 @@ func AppendFrame(dst, p []byte) []byte {
 	return append(dst, p...)
 }
 
+// AppendFrameFunc appends to dst a data frame whose payload appendPayload
+// appends to the slice it is given, and writes the length in front of it
+// afterwards: a payload made in place (a rewritten frame) is not copied.
+// When appendPayload fails, dst is returned as it was, with its error.
+func AppendFrameFunc(dst []byte, appendPayload func([]byte) ([]byte, error)) ([]byte, error) {
+	mark := len(dst)
+	out, err := appendPayload(binary.BigEndian.AppendUint32(dst, 0))
+	if err != nil {
+		return dst[:mark], err
+	}
+	binary.BigEndian.PutUint32(out[mark:], uint32(len(out)-mark-4))
+	return out, nil
+}
+
 // Cut cuts the first data frame off b, a run of frames as AppendFrame
 // makes them, and returns its payload and the rest. ok is false when b
 // holds no whole frame: it is empty, or the frame is torn.

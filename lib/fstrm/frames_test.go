@@ -2,6 +2,7 @@ package fstrm
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -40,6 +41,25 @@ func TestAppendSplit(t *testing.T) {
 		if err != nil || !bytes.Equal(f, frames[i]) {
 			t.Errorf("read back frame %d: %q, %v", i, f, err)
 		}
+	}
+}
+
+// A payload made in place is framed as AppendFrame frames it; a failed
+// one leaves nothing behind.
+func TestAppendFrameFunc(t *testing.T) {
+	b := AppendFrame(nil, []byte("a"))
+	b, err := AppendFrameFunc(b, func(d []byte) ([]byte, error) { return append(d, bytes.Repeat([]byte("b"), 300)...), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AppendFrame(AppendFrame(nil, []byte("a")), bytes.Repeat([]byte("b"), 300))
+	if !bytes.Equal(b, want) {
+		t.Fatalf("% x\nwant % x", b, want)
+	}
+	boom := errors.New("boom")
+	b, err = AppendFrameFunc(b, func(d []byte) ([]byte, error) { return append(d, "partial"...), boom })
+	if err != boom || !bytes.Equal(b, want) {
+		t.Errorf("after a failure: %v, % x", err, b)
 	}
 }
 
