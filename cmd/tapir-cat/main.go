@@ -3,10 +3,21 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/lib/cat"
+	"github.com/tapir-edge/tapir/lib/fault"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 //go:generate go run -tags docs .
@@ -53,7 +64,7 @@ tapir-cat goes on with the next input and exits with status 3.`,
 			&cli.StringFlag{Name: "since", Usage: "keep messages at or after `TIME` (RFC 3339, or a date; UTC unless a zone is given)", Category: "Filters"},
 			&cli.StringFlag{Name: "until", Usage: "keep messages before `TIME`", Category: "Filters"},
 		),
-		Action: cat.Action,
+		Action: action,
 	}
 }
 
@@ -95,4 +106,110 @@ SIGUSR1: log the counters (frames read, matched, bad).
 When the reader of the output goes away (tapir-cat … | head), tapir-cat stops quietly.`},
 	},
 	SeeAlso: []string{"tapir-listen(1)", "tapir-anon(1)", "dnstap(8)", "dnstap-read(1)", "jq(1)"},
+}
+
+// action prints each input in turn.
+func action(c *cli.Context) error {
+	o, err := options(c)
+	if err != nil {
+		return err
+	}
+	ids, err := tool.Identities(c)
+	if err != nil {
+		return err
+	}
+	names := append(c.StringSlice("read"), c.Args().Slice()...)
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	p := cat.NewPrinter(c.App.Writer, o)
+
+	// With SIGPIPE caught, a write to a closed pipe fails with EPIPE
+	// instead of killing the process, so that tapir-cat … | head ends
+	// with a status of its own choosing.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	var failed atomic.Int64 // inputs not read whole, each logged
+	defer watch(ctx, sig, p, &failed)()
+
+	for _, name := range names {
+		err = p.PrintInput(name, ids)
+		if fault.Of(err) == fault.Input {
+			failed.Add(1)
+			err = nil
+		}
+		if err != nil {
+			break
+		}
+	}
+	var we *cat.WriteError
+	switch {
+	case err == nil:
+		err = p.Close()
+	case !errors.As(err, &we):
+		// A usage error, such as encrypted input without an identity:
+		// show what came before it, but no count, which would be short.
+		if ferr := p.Flush(); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+	if err == nil || errors.Is(err, syscall.EPIPE) {
+		// EPIPE: the reader has all it wants.
+		return inputErrors(failed.Load(), len(names))
+	}
+	return err
+}
+
+// watch answers signals while tapir-cat prints: on SIGTERM or SIGINT it
+// prints what is held and exits, from its own goroutine, since the
+// printing one may be waiting on a live stream; on SIGUSR1 it logs the
+// counters. Call the function it returns to stop it.
+func watch(ctx context.Context, sig stage.Signals, p *cat.Printer, failed *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				if ok, err := p.Interrupt(); ok {
+					code := tool.ExitOK
+					if failed.Load() > 0 {
+						code = tool.ExitInput
+					}
+					if err != nil && !errors.Is(err, syscall.EPIPE) {
+						slog.Error(err.Error())
+						code = tool.ExitFailure
+					}
+					os.Exit(code)
+				}
+				return
+			case <-sig.Report:
+				slog.Info("counters", "frames", p.Frames(), "matched", p.Matched(), "bad_frames", p.Bad())
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// inputErrors is the error tapir-cat ends with when failed of its inputs
+// could not be read whole (exit 3). Each was logged as it happened, so a
+// single input needs no summary.
+func inputErrors(failed int64, inputs int) error {
+	switch {
+	case failed == 0:
+		return nil
+	case inputs == 1:
+		return fault.New(fault.Input, errors.New(""))
+	}
+	return fault.Errorf(fault.Input, "%d of %d inputs could not be read completely", failed, inputs)
 }

@@ -420,16 +420,37 @@ func TestSignal(t *testing.T) {
 		}
 		w.Flush()
 		outc := make(chan string)
+		printed := make(chan struct{})
 		go func() {
-			b, _ := io.ReadAll(stdout)
-			outc <- string(b)
+			r := bufio.NewReader(stdout)
+			var b strings.Builder
+			if c.args == nil {
+				// The lines come before the signal, since tapir-cat
+				// flushes when it waits for input: once they are
+				// here, it is waiting, its signal handlers set.
+				for range msgs {
+					line, _ := r.ReadString('\n')
+					b.WriteString(line)
+				}
+			}
+			close(printed)
+			rest, _ := io.ReadAll(r)
+			outc <- b.String() + string(rest)
 		}()
 		if c.args == nil {
-			// Wait for the lines: they come before the signal, since
-			// tapir-cat flushes when it waits for input.
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-printed:
+			case <-time.After(10 * time.Second):
+			}
 		} else {
-			time.Sleep(300 * time.Millisecond)
+			// Nothing shows that tapir-cat --count is waiting: give it
+			// time to start, more when built with the race detector,
+			// which starts slowly on a busy machine.
+			wait := 300 * time.Millisecond
+			if raceEnabled {
+				wait = 3 * time.Second
+			}
+			time.Sleep(wait)
 		}
 		cmd.Process.Signal(c.sig)
 		var out string

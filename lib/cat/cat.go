@@ -60,8 +60,8 @@ const maxReported = 10
 
 // Printer prints the frames of tapir streams to a writer, buffered.
 //
-// Print and Close are called from one goroutine. Interrupt may be called
-// from another, to print what is held and stop.
+// Print, PrintInput, Flush and Close are called from one goroutine.
+// Interrupt may be called from another, to print what is held and stop.
 type Printer struct {
 	opts  Options
 	match *matcher // nil without filters
@@ -131,7 +131,7 @@ func (p *Printer) Print(r *fstrm.Reader, name string) error {
 		if r.Buffered() == 0 && !p.opts.Count {
 			// The next read may wait for a live stream: show what
 			// came so far.
-			if err := p.flush(); err != nil {
+			if err := p.Flush(); err != nil {
 				return err
 			}
 		}
@@ -140,7 +140,7 @@ func (p *Printer) Print(r *fstrm.Reader, name string) error {
 			if err == io.EOF {
 				return nil
 			}
-			if err := p.flush(); err != nil {
+			if err := p.Flush(); err != nil {
 				return err
 			}
 			return fmt.Errorf("%s: %w", name, err)
@@ -159,7 +159,7 @@ func (p *Printer) Print(r *fstrm.Reader, name string) error {
 		}
 		p.bad.Add(1)
 		if bad++; bad <= maxReported {
-			if err := p.flush(); err != nil {
+			if err := p.Flush(); err != nil {
 				return err
 			}
 			off := r.Offset() - 4 - int64(len(b))
@@ -245,7 +245,9 @@ func (p *Printer) write(b []byte) error {
 	return nil
 }
 
-func (p *Printer) flush() error {
+// Flush writes out what is buffered, but not the count that Close writes:
+// for a caller that stops early, when a count would be short.
+func (p *Printer) Flush() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.w.Flush(); err != nil {
