@@ -82,31 +82,7 @@ func (p *parser) rpzFlush() {
 	z.depth = 0
 	text := z.buf.String()
 	line := z.start
-	fields := strings.Fields(text)
-	switch strings.ToUpper(fields[0]) {
-	case "$ORIGIN":
-		if len(fields) < 2 {
-			p.fail(line, "$ORIGIN without a name")
-			return
-		}
-		o := fields[1]
-		if !dns.IsFqdn(o) {
-			o += "." + z.origin
-		}
-		if _, ok := dns.IsDomainName(o); !ok {
-			p.fail(line, "$ORIGIN %q: not a domain name", fields[1])
-			return
-		}
-		z.origin = dns.CanonicalName(o)
-		if z.apex == "" {
-			z.apex = z.origin // until an SOA says otherwise
-			z.apexFromOrigin = true
-		}
-		return
-	case "$TTL":
-		return
-	case "$INCLUDE", "$GENERATE":
-		p.fail(line, "%s is not supported in a list; record skipped", fields[0])
+	if p.rpzDirective(strings.Fields(text), line) {
 		return
 	}
 	if text[0] == ' ' || text[0] == '\t' {
@@ -116,7 +92,45 @@ func (p *parser) rpzFlush() {
 		}
 		text = z.lastOwner + text
 	}
-	origin := z.origin
+	if rr := p.rpzRecord(text, line); rr != nil {
+		p.rpzEntry(rr, line)
+	}
+}
+
+// rpzDirective handles a $ directive, reporting whether fields was one.
+func (p *parser) rpzDirective(fields []string, line int) bool {
+	z := p.rpz
+	switch strings.ToUpper(fields[0]) {
+	case "$ORIGIN":
+		if len(fields) < 2 {
+			p.fail(line, "$ORIGIN without a name")
+			return true
+		}
+		o := fields[1]
+		if !dns.IsFqdn(o) {
+			o += "." + z.origin
+		}
+		if _, ok := dns.IsDomainName(o); !ok {
+			p.fail(line, "$ORIGIN %q: not a domain name", fields[1])
+			return true
+		}
+		z.origin = dns.CanonicalName(o)
+		if z.apex == "" {
+			z.apex = z.origin // until an SOA says otherwise
+			z.apexFromOrigin = true
+		}
+	case "$TTL":
+	case "$INCLUDE", "$GENERATE":
+		p.fail(line, "%s is not supported in a list; record skipped", fields[0])
+	default:
+		return false
+	}
+	return true
+}
+
+// rpzRecord parses one record, or reports why it cannot and returns nil.
+func (p *parser) rpzRecord(text string, line int) dns.RR {
+	origin := p.rpz.origin
 	if origin == "" {
 		origin = noOrigin
 	}
@@ -132,11 +146,18 @@ func (p *parser) rpzFlush() {
 			msg = msg[:i]
 		}
 		p.fail(line, "%s", strings.TrimPrefix(msg, "dns: "))
-		return
+		return nil
 	}
 	if !ok {
-		return
+		return nil
 	}
+	return rr
+}
+
+// rpzEntry takes the name a record's owner gives, relative to the zone
+// apex, as an entry: QNAME triggers only.
+func (p *parser) rpzEntry(rr dns.RR, line int) {
+	z := p.rpz
 	owner := dns.CanonicalName(rr.Header().Name)
 	z.lastOwner = owner
 	if rr.Header().Rrtype == dns.TypeSOA && (z.apex == "" || z.apexFromOrigin) {

@@ -62,7 +62,41 @@ func Man(app *cli.App) string {
 
 	w.section("NAME")
 	w.printf(`%s \- %s`, escape(app.Name, true), escape(app.Usage, false))
+	w.synopsis(app)
+	if app.Description != "" {
+		w.section("DESCRIPTION")
+		w.paragraphs(app.Description)
+	}
+	w.optionList(flags)
+	for _, s := range m.Sections {
+		w.section(strings.ToUpper(s[0]))
+		w.paragraphs(s[1])
+	}
+	w.examples(m.Examples)
+	w.section("EXIT STATUS")
+	for _, e := range exitStatus {
+		w.printf(".TP")
+		w.printf(".B %d", e.code)
+		w.text(w.prose(e.text))
+	}
+	if len(flags) > 0 {
+		w.section("ENVIRONMENT")
+		w.environment(app, flags)
+	}
+	w.section("SEE ALSO")
+	refs := seeAlso(app.Name, m.SeeAlso)
+	for i, r := range refs {
+		if i < len(refs)-1 {
+			r += ","
+		}
+		w.text(r)
+	}
+	return w.b.String()
+}
 
+// synopsis writes the SYNOPSIS: a line of app's usage text for each way
+// to call it.
+func (w *manWriter) synopsis(app *cli.App) {
 	w.section("SYNOPSIS")
 	synopsis := app.UsageText
 	if synopsis == "" {
@@ -82,68 +116,44 @@ func Man(app *cli.App) string {
 		}
 		w.printf(".YS")
 	}
+}
 
-	if app.Description != "" {
-		w.section("DESCRIPTION")
-		w.paragraphs(app.Description)
+// optionList writes the OPTIONS, by category.
+func (w *manWriter) optionList(flags []flagDoc) {
+	if len(flags) == 0 {
+		return
 	}
-
-	if len(flags) > 0 {
-		w.section("OPTIONS")
-		for _, c := range categories(flags) {
-			if c != "" {
-				w.printf(".SS %s", escape(c, false))
-			}
-			for _, f := range flags {
-				if f.category == c {
-					w.option(f)
-				}
+	w.section("OPTIONS")
+	for _, c := range categories(flags) {
+		if c != "" {
+			w.printf(".SS %s", escape(c, false))
+		}
+		for _, f := range flags {
+			if f.category == c {
+				w.option(f)
 			}
 		}
 	}
+}
 
-	for _, s := range m.Sections {
-		w.section(strings.ToUpper(s[0]))
-		w.paragraphs(s[1])
+// examples writes the EXAMPLES: each one's text, then its command.
+func (w *manWriter) examples(examples []tool.Example) {
+	if len(examples) == 0 {
+		return
 	}
-
-	if len(m.Examples) > 0 {
-		w.section("EXAMPLES")
-		for i, e := range m.Examples {
-			if i > 0 {
-				w.printf(".PP")
-			}
-			w.text(w.prose(e.Text))
-			w.printf(`.IP "" 4`)
-			w.printf(".EX")
-			for _, l := range wrapCommand("$ "+e.Command, 66) {
-				w.text(escape(l, true))
-			}
-			w.printf(".EE")
+	w.section("EXAMPLES")
+	for i, e := range examples {
+		if i > 0 {
+			w.printf(".PP")
 		}
-	}
-
-	w.section("EXIT STATUS")
-	for _, e := range exitStatus {
-		w.printf(".TP")
-		w.printf(".B %d", e.code)
-		w.text(w.prose(e.text))
-	}
-
-	if len(flags) > 0 {
-		w.section("ENVIRONMENT")
-		w.environment(app, flags)
-	}
-
-	w.section("SEE ALSO")
-	refs := seeAlso(app.Name, m.SeeAlso)
-	for i, r := range refs {
-		if i < len(refs)-1 {
-			r += ","
+		w.text(w.prose(e.Text))
+		w.printf(`.IP "" 4`)
+		w.printf(".EX")
+		for _, l := range wrapCommand("$ "+e.Command, 66) {
+			w.text(escape(l, true))
 		}
-		w.text(r)
+		w.printf(".EE")
 	}
-	return w.b.String()
 }
 
 // manWriter writes roff.
