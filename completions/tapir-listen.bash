@@ -19,7 +19,7 @@ _tapir_listen() {
 		fi
 	done
 	case $prev in
-	-u|--unix|--tls-cert|--tls-key|--tls-client-ca|--node|--trusted-jwks|-w|--write|--recipients-file)
+	-u|--unix|--tls-cert|--tls-key|--tls-client-ca|-w|--write|--recipients-file|--node|--trusted-jwks)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -32,12 +32,12 @@ _tapir_listen() {
 	--log-level)
 		mapfile -t COMPREPLY < <(compgen -W 'debug info warn error' -- "$cur")
 		return ;;
-	--socket-mode|--socket-group|-l|--listen|--tls|--timeout|--max-frame-size|--mqtt|-t|--types|--set-identity|--buffer|--recipient|--metrics)
+	--socket-mode|--socket-group|-l|--listen|--tls|--timeout|--max-frame-size|-t|--types|--set-identity|--buffer|--recipient|--metrics|--mqtt)
 		COMPREPLY=()
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		mapfile -t COMPREPLY < <(compgen -W '-u --unix --socket-mode --socket-group -l --listen --tls --tls-cert --tls-key --tls-client-ca --timeout --max-frame-size --mqtt --node --trusted-jwks --insecure -t --types --set-identity --buffer --on-full -w --write -z --zstd --recipient --recipients-file --metrics --log-format --log-level -h --help' -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W '-u --unix --socket-mode --socket-group -l --listen --tls --tls-cert --tls-key --tls-client-ca --timeout --max-frame-size -t --types --set-identity --buffer --on-full -w --write -z --zstd --recipient --recipients-file --metrics --mqtt --node --trusted-jwks --insecure --log-format --log-level -h --help' -- "$cur")
 		return
 	fi
 	compopt -o filenames 2>/dev/null

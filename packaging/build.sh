@@ -16,7 +16,7 @@ GO=${GO:-go}
 # proxy does not serve; v2.45.0 builds from the proxy alone.
 NFPM=${NFPM:-github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0}
 VERSION=${VERSION:-$(packaging/version.sh)}
-TOOLS=(tapir-listen tapir-anon tapir-agg tapir-send tapir-enroll tapir-rpz tapir-cat)
+TOOLS=(tapir-listen tapir-anon tapir-agg tapir-send tapir-enroll tapir-observe tapir-rpz tapir-cat)
 
 stage=packaging/build/root
 rm -rf packaging/build packaging/dist

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkg=tapir-toolkit
-tools=(tapir-listen tapir-anon tapir-agg tapir-send tapir-enroll tapir-rpz tapir-cat)
+tools=(tapir-listen tapir-anon tapir-agg tapir-send tapir-enroll tapir-observe tapir-rpz tapir-cat)
 step() { printf '== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 

@@ -3,10 +3,15 @@
 package main
 
 import (
+	"os"
+	"strconv"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tapir-edge/tapir/cmd/tool"
 	"github.com/tapir-edge/tapir/deploy/resolvers"
+	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/listen"
 )
 
@@ -39,15 +44,8 @@ exit, and served with --metrics.
 
 TCP and TLS addresses without a host bind to loopback (127.0.0.1).
 
-With --mqtt, tapir-listen receives the DNS TAPIR core's observations
-instead: it subscribes with the node's certificate (--node) in a
-persistent MQTT 5 session (what the core sends while tapir-listen is away
-arrives when it is back), verifies each message's JWS against the node's
-trusted keys (the key its kid names or, without a kid, any of them; EdDSA and ES256 only; compact and
-JSON serialisations), and writes each verified one as an observation
-record (json:tapir.Record) for tapir-rpz. A message that fails is counted
-and logged, never written.`,
-		Flags: append(append([]cli.Flag{
+--mqtt (the core's observations) is deprecated: use tapir-observe, which it runs.`,
+		Flags: append(append(append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "unix", Aliases: []string{"u"}, Usage: "listen on the unix socket `PATH` (repeatable); a stale socket file is replaced, a live one is not", Category: "Listeners", TakesFile: true},
 			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "permissions of unix sockets, in `OCTAL`", Category: "Listeners"},
 			&cli.StringFlag{Name: "socket-group", Usage: "group of unix sockets, `NAME` or number (the resolver's group)", Category: "Listeners"},
@@ -59,17 +57,13 @@ and logged, never written.`,
 			&cli.DurationFlag{Name: "timeout", Value: listen.DefaultTimeout, Usage: "cut off a resolver stalled for `DURATION` in the handshake or a frame", Category: "Listeners"},
 			&cli.StringFlag{Name: "max-frame-size", Value: "256KiB", Usage: "largest frame accepted, in `BYTES` (suffixes KiB, MiB)", Category: "Listeners"},
 
-			&cli.StringFlag{Name: "mqtt", Usage: "instead of dnstap, receive the core's signed observations from `URL` (mqtts://broker/TOPIC) and write observation records; needs --node", Category: "Observations"},
-			&cli.StringFlag{Name: "node", Usage: "the node directory `DIR` tapir-enroll wrote: name, TLS certificate and key, CA, trusted keys", Category: "Observations", TakesFile: true},
-			&cli.StringFlag{Name: "trusted-jwks", Usage: "verify observations with the keys in `FILE` instead of the node's trusted-jwks.json", Category: "Observations", TakesFile: true},
-			&cli.BoolFlag{Name: "insecure", Usage: "allow mqtt:// without TLS (tests only)", Category: "Observations"},
 			&cli.StringSliceFlag{Name: "types", Aliases: []string{"t"}, Usage: "keep only messages of these `TYPES` (e.g. CLIENT_RESPONSE or CR; comma-separated, repeatable)", Category: "Filters"},
 			&cli.StringFlag{Name: "set-identity", Usage: "replace the identity in every frame with `NAME`", Category: "Filters"},
 
 			&cli.StringFlag{Name: "buffer", Value: "64MiB", Usage: "`BYTES` of frames held while the output is slow", Category: "Output"},
 			&cli.StringFlag{Name: "on-full", Value: "drop", Usage: "`ACTION` when the buffer is full: drop (discard frames, and count them) or block (make the resolvers wait)", Category: "Output"},
-		}, tool.OutputFlags()...), tool.MetricsFlag),
-		Action: listen.Action,
+		}, tool.OutputFlags()...), tool.MetricsFlag), mqttFlags...),
+		Action: action,
 	}
 }
 
@@ -91,4 +85,99 @@ SIGHUP: end the stream in the -w file and start a new one in a file opened anew 
 SIGUSR1: log the counters.`},
 	},
 	SeeAlso: []string{"tapir-cat(1)", "tapir-anon(1)", "dnstap(8)", "unbound.conf(5)"},
+}
+
+func action(c *cli.Context) error {
+	if c.IsSet("mqtt") {
+		return mqttAction(c)
+	}
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Listeners, err = listeners(c); err != nil {
+		return err
+	}
+	out, err := tool.CreateOutput(c, dnstap.ContentType)
+	if err != nil {
+		return err
+	}
+	s := listen.New(cfg, out)
+	ctx, sig, stop := tool.Notify(c.Context)
+	defer stop()
+	if err := tool.ServeMetrics(ctx, c, s.Metrics()); err != nil {
+		return err
+	}
+	return s.Run(ctx, sig)
+}
+
+// config reads the flags of what arrives and of the output.
+func config(c *cli.Context) (listen.Config, error) {
+	cfg := listen.Config{Timeout: c.Duration("timeout")}
+	switch c.String("on-full") {
+	case "drop":
+	case "block":
+		cfg.Block = true
+	default:
+		return cfg, tool.Usagef("--on-full %q: want drop or block", c.String("on-full"))
+	}
+	var err error
+	if cfg.Buffer, err = tool.ParseBytes(c.String("buffer")); err != nil {
+		return cfg, tool.Usagef("--buffer: %v", err)
+	}
+	mfs, err := tool.ParseBytes(c.String("max-frame-size"))
+	if err != nil || mfs < 1024 || mfs > 64<<20 {
+		return cfg, tool.Usagef("--max-frame-size %q: want a size from 1KiB to 64MiB", c.String("max-frame-size"))
+	}
+	cfg.MaxFrameSize = int(mfs)
+	for _, arg := range c.StringSlice("types") {
+		for _, name := range strings.Split(arg, ",") {
+			t, err := dnstap.ParseMessageType(strings.TrimSpace(name))
+			if err != nil {
+				return cfg, tool.Usagef("--types: %v", err)
+			}
+			cfg.Types = append(cfg.Types, t)
+		}
+	}
+	if c.IsSet("set-identity") {
+		cfg.Identity = []byte(c.String("set-identity"))
+	}
+	return cfg, nil
+}
+
+// listeners reads the flags of the listeners, and takes the sockets
+// systemd passed.
+func listeners(c *cli.Context) ([]listen.Listener, error) {
+	mode, err := strconv.ParseUint(c.String("socket-mode"), 8, 32)
+	if err != nil || mode > 0o777 {
+		return nil, tool.Usagef("--socket-mode %q: want octal permissions such as 0660", c.String("socket-mode"))
+	}
+	var ls []listen.Listener
+	for _, p := range c.StringSlice("unix") {
+		ls = append(ls, listen.Listener{Network: "unix", Addr: p, Mode: os.FileMode(mode), Group: c.String("socket-group")})
+	}
+	for _, a := range c.StringSlice("listen") {
+		ls = append(ls, listen.Listener{Network: "tcp", Addr: tool.LoopbackAddr(a)})
+	}
+	if addrs := c.StringSlice("tls"); len(addrs) > 0 {
+		if c.String("tls-cert") == "" || c.String("tls-key") == "" {
+			return nil, tool.Usagef("--tls needs --tls-cert and --tls-key")
+		}
+		tc, err := listen.ServerTLS(c.String("tls-cert"), c.String("tls-key"), c.String("tls-client-ca"))
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			ls = append(ls, listen.Listener{Network: "tls", Addr: tool.LoopbackAddr(a), TLS: tc})
+		}
+	}
+	sd, err := listen.Systemd()
+	if err != nil {
+		return nil, tool.Usagef("socket activation: %v", err)
+	}
+	ls = append(ls, sd...)
+	if len(ls) == 0 {
+		return nil, tool.Usagef("nothing to listen on: give -u PATH, -l ADDR or --tls ADDR, or start from a systemd socket")
+	}
+	return ls, nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -51,13 +52,20 @@ func send(t *testing.T, c net.Conn, identity string, n int) {
 	}
 }
 
+// dialUnix connects to the socket at path. The file is there from bind,
+// a moment before the listener listens: until then, a connection is
+// refused, and dialUnix tries again.
 func dialUnix(t *testing.T, path string) net.Conn {
 	t.Helper()
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			return c
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
-	return c
 }
 
 // SIGHUP ends the stream in the file (STOP) and starts a new one at the

@@ -160,7 +160,7 @@ func TestScrape(t *testing.T) {
 			}
 		}
 	}
-	for _, tool := range []string{"tapir-listen", "tapir-anon", "tapir-agg", "tapir-send", "tapir-rpz"} {
+	for _, tool := range []string{"tapir-listen", "tapir-anon", "tapir-agg", "tapir-send", "tapir-observe", "tapir-rpz"} {
 		b, _ := os.ReadFile("../systemd/" + tool + ".service")
 		if !addr.Match(b) {
 			t.Errorf("%s.service has no --metrics", tool)

@@ -1,6 +1,6 @@
 // Package clientcert gives a TLS client the certificate that its files
 // hold now. tapir-enroll renew replaces the node's certificate and key
-// while tapir-send and tapir-listen --mqtt run; each new connection then
+// while tapir-send and tapir-observe run; each new connection then
 // uses the new pair, with no restart or reload, so a renewal can never
 // leave a long-running tool presenting a certificate that expires.
 package clientcert

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 // fileSink is the Sink tapir-listen has, minus compression: a Frame
@@ -35,11 +35,11 @@ func BenchmarkServer(b *testing.B) {
 
 	sock := filepath.Join(b.TempDir(), "s")
 	sink := fileSink{fstrm.NewWriter(io.Discard, dnstap.ContentType)}
-	s := New(Config{Listeners: []Listener{{Network: "unix", Addr: sock}}, Block: true}, sink, metrics.New("bench"))
+	s := New(Config{Listeners: []Listener{{Network: "unix", Addr: sock}}, Block: true}, sink)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.log = slog.New(slog.DiscardHandler)
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	go func() { done <- s.Run(ctx, stage.Signals{}) }()
 	var c net.Conn
 	for {
 		var err error

@@ -117,7 +117,7 @@ func (c *conn) serve(spec Listener) {
 				}
 			}
 		}
-		b.buf = appendFrame(b.buf, p)
+		b.buf = fstrm.AppendFrame(b.buf, p)
 		b.frames++
 		// Hand the batch on when it is full, or when the resolver has
 		// nothing more for now, so that a quiet resolver's frames are not
@@ -139,12 +139,6 @@ func (s *Server) keep(f *dnstap.Frame) bool {
 		}
 	}
 	return false
-}
-
-func appendFrame(dst, p []byte) []byte {
-	n := len(p)
-	dst = append(dst, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	return append(dst, p...)
 }
 
 func isEOF(err error) bool {

@@ -21,9 +21,11 @@ import (
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
-// Sink is where frames go: a tool.Output in the tool, anything in tests.
+// Sink is where frames go: a *stream.Output in the tool, anything in
+// tests.
 type Sink interface {
 	// WriteFrames writes n frames that are already framed.
 	WriteFrames(b []byte, n int) error
@@ -33,7 +35,13 @@ type Sink interface {
 	Flush() error
 	// Reopen starts a new output file (SIGHUP).
 	Reopen() error
+	// Close ends the stream (STOP).
+	Close() error
 }
+
+// DefaultTimeout is how long a resolver may stall in the handshake or in a
+// frame before it is cut off.
+const DefaultTimeout = 10 * time.Second
 
 // Config says what to listen on and how to treat what arrives.
 type Config struct {
@@ -81,6 +89,7 @@ type Server struct {
 	cfg  Config
 	out  Sink
 	log  *slog.Logger
+	m    *metrics.Set
 	C    *Counters
 	sem  *semaphore.Weighted
 	q    chan *batch
@@ -98,8 +107,8 @@ type Server struct {
 	kill context.CancelFunc
 }
 
-// New returns a Server that writes to out and counts in m.
-func New(cfg Config, out Sink, m *metrics.Set) *Server {
+// New returns a Server that writes to out.
+func New(cfg Config, out Sink) *Server {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 64 << 20
 	}
@@ -107,7 +116,7 @@ func New(cfg Config, out Sink, m *metrics.Set) *Server {
 		cfg.MaxFrameSize = 256 << 10
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Drain <= 0 {
 		cfg.Drain = time.Second
@@ -115,10 +124,12 @@ func New(cfg Config, out Sink, m *metrics.Set) *Server {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
 	}
+	m := metrics.New("tapir_listen")
 	s := &Server{
 		cfg:    cfg,
 		out:    out,
 		log:    slog.Default(),
+		m:      m,
 		C:      newCounters(m),
 		sem:    semaphore.NewWeighted(cfg.Buffer),
 		q:      make(chan *batch, cfg.Buffer/minWeight+1),
@@ -131,32 +142,27 @@ func New(cfg Config, out Sink, m *metrics.Set) *Server {
 	return s
 }
 
-// Reopen asks the writer to reopen the output, between two batches.
-func (s *Server) Reopen() error {
-	ch := make(chan error, 1)
-	s.reopen <- ch
-	return <-ch
+// Metrics are the counters of tapir-listen, to serve.
+func (s *Server) Metrics() *metrics.Set { return s.m }
+
+// Run listens on every listener and writes what arrives to the output
+// until ctx ends; then it stops accepting, reads open connections for up
+// to Drain, writes what is queued, and closes the output (STOP).
+// Meanwhile it answers sig: Reload reopens the output between two
+// batches, Report logs the counters.
+func (s *Server) Run(ctx context.Context, sig stage.Signals) error {
+	err := s.run(ctx, sig)
+	if cerr := s.out.Close(); err == nil {
+		err = cerr
+	}
+	s.m.Log(s.log, "counters at exit")
+	return err
 }
 
-// Run listens on every listener, writes what arrives to the output, and
-// returns when ctx ends and everything received has been written: it stops
-// accepting, reads open connections for up to Drain, writes what is
-// queued, and closes. The caller closes the Sink (STOP).
-func (s *Server) Run(ctx context.Context) error {
-	ls := make([]net.Listener, 0, len(s.cfg.Listeners))
-	for _, l := range s.cfg.Listeners {
-		nl, err := l.Listen()
-		if err != nil {
-			for _, o := range ls {
-				o.Close()
-			}
-			return err
-		}
-		s.log.Info("listening", "on", l.String())
-		ls = append(ls, nl)
-	}
-	if len(ls) == 0 {
-		return errors.New("nothing to listen on")
+func (s *Server) run(ctx context.Context, sig stage.Signals) error {
+	ls, err := s.listen()
+	if err != nil {
+		return err
 	}
 	var readers sync.WaitGroup
 	for i, l := range ls {
@@ -168,10 +174,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	werr := make(chan error, 1)
 	go func() { werr <- s.write() }()
-
-	select {
-	case <-ctx.Done():
-	case err := <-werr:
+	if err := s.answer(ctx, sig, werr); err != nil {
 		// The output failed: stop everything; nothing more can be written.
 		s.kill()
 		s.shutdown(ls, 0)
@@ -182,6 +185,55 @@ func (s *Server) Run(ctx context.Context) error {
 	readers.Wait()
 	close(s.q)
 	return <-werr
+}
+
+// listen opens every listener, or none.
+func (s *Server) listen() ([]net.Listener, error) {
+	ls := make([]net.Listener, 0, len(s.cfg.Listeners))
+	for _, l := range s.cfg.Listeners {
+		nl, err := l.Listen()
+		if err != nil {
+			for _, o := range ls {
+				o.Close()
+			}
+			return nil, err
+		}
+		s.log.Info("listening", "on", l.String())
+		ls = append(ls, nl)
+	}
+	if len(ls) == 0 {
+		return nil, errors.New("nothing to listen on")
+	}
+	return ls, nil
+}
+
+// answer answers the signals until ctx ends (nil) or the writer fails
+// (its error).
+func (s *Server) answer(ctx context.Context, sig stage.Signals, werr <-chan error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-werr:
+			return err
+		case <-sig.Report:
+			s.m.Log(s.log, "counters")
+		case <-sig.Reload:
+			// The writer owns the output: it reopens it between
+			// two batches.
+			ch := make(chan error, 1)
+			select {
+			case s.reopen <- ch:
+			case err := <-werr:
+				return err
+			}
+			if err := <-ch; err != nil {
+				s.log.Error("reopen output", "err", err)
+			} else {
+				s.log.Info("output reopened")
+			}
+		}
+	}
 }
 
 func (s *Server) shutdown(ls []net.Listener, drain time.Duration) {

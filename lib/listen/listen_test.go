@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/dnstap"
 	"github.com/tapir-edge/tapir/lib/fstrm"
-	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/stage"
 )
 
 // memSink collects frames; when gate is set, every write waits for it.
@@ -23,6 +25,7 @@ type memSink struct {
 	frames  [][]byte
 	gate    chan struct{}
 	reopens int
+	closed  bool
 }
 
 func (m *memSink) WriteFrames(b []byte, n int) error {
@@ -31,10 +34,8 @@ func (m *memSink) WriteFrames(b []byte, n int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for len(b) > 0 {
-		l := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
-		m.frames = append(m.frames, bytes.Clone(b[4:4+l]))
-		b = b[4+l:]
+	for f := range fstrm.Split(b) {
+		m.frames = append(m.frames, bytes.Clone(f))
 		n--
 	}
 	if n != 0 {
@@ -45,6 +46,7 @@ func (m *memSink) WriteFrames(b []byte, n int) error {
 func (m *memSink) FlushFrames() error { return nil }
 func (m *memSink) Flush() error       { return nil }
 func (m *memSink) Reopen() error      { m.mu.Lock(); m.reopens++; m.mu.Unlock(); return nil }
+func (m *memSink) Close() error       { m.mu.Lock(); m.closed = true; m.mu.Unlock(); return nil }
 
 func (m *memSink) count() int {
 	m.mu.Lock()
@@ -76,6 +78,7 @@ type server struct {
 	*Server
 	sink   *memSink
 	sock   string
+	reload chan os.Signal
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -84,10 +87,10 @@ func start(t *testing.T, cfg Config, sink *memSink) *server {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "dnstap.sock")
 	cfg.Listeners = append(cfg.Listeners, Listener{Network: "unix", Addr: sock})
-	s := &server{Server: New(cfg, sink, metrics.New("test")), sink: sink, sock: sock, done: make(chan error, 1)}
+	s := &server{Server: New(cfg, sink), sink: sink, sock: sock, reload: make(chan os.Signal), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go func() { s.done <- s.Run(ctx) }()
+	go func() { s.done <- s.Run(ctx, stage.Signals{Reload: s.reload}) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {
@@ -136,6 +139,22 @@ func resolver(t *testing.T, sock string, frames ...[]byte) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Reload reopens the output between two batches; at the end Run closes
+// it, having written everything.
+func TestReloadAndClose(t *testing.T) {
+	sink := &memSink{}
+	s := start(t, Config{}, sink)
+	resolver(t, s.sock, frame("r", dnstap.ClientQuery, 1))
+	sink.waitFor(t, 1)
+	s.reload <- syscall.SIGHUP
+	s.reload <- syscall.SIGHUP // taken once the first is answered
+	resolver(t, s.sock, frame("r", dnstap.ClientQuery, 2))
+	s.stop(t)
+	if sink.reopens != 2 || !sink.closed || len(sink.frames) != 2 {
+		t.Errorf("reopens %d (want 2), closed %v, %d frames (want 2)", sink.reopens, sink.closed, len(sink.frames))
 	}
 }
 

@@ -35,19 +35,22 @@ import (
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 
 	"github.com/tapir-edge/tapir/lib/delivery"
-	"github.com/tapir-edge/tapir/lib/mqtturl"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
 // Config configures a Publisher.
 type Config struct {
-	// Broker is the broker's URL: mqtts://host:8883 (TLS; also tls://,
-	// ssl://) or mqtt://host:1883 (plain TCP, for tests).
-	Broker *url.URL
-	// TLS is used for mqtts: the node's client certificate and the CA
-	// that signed the broker's certificate. The caller builds it; nil
-	// means the system roots and no client certificate.
-	TLS *tls.Config
+	// Broker, TLS, KeepAlive, Timeout, ReconnectMin, ReconnectMax and
+	// Log set up the connection: see mqttconn.Conn for what they mean
+	// and their defaults. Timeout also bounds one Deliver: waiting for a
+	// connection, then for the broker's acknowledgement.
+	Broker                     *url.URL
+	TLS                        *tls.Config
+	KeepAlive                  uint16
+	Timeout                    time.Duration
+	ReconnectMin, ReconnectMax time.Duration
+	Log                        *slog.Logger
 	// ClientID is the MQTT client identifier; default "<Name>-tapir".
 	ClientID string
 	// Topic to publish on; default "events/up/<Name>/new_qname".
@@ -60,22 +63,12 @@ type Config struct {
 	// QoS of the publications: 1 (default) or 2; 0 is refused, as it
 	// gives no acknowledgement to keep the spool honest.
 	QoS byte
-	// Timeout bounds one Deliver: waiting for a connection, then for the
-	// broker's acknowledgement. Default 10s.
-	Timeout time.Duration
-	// ReconnectMin and ReconnectMax bound the wait between connection
-	// attempts, which grows from ReconnectMin; defaults 1s and 1m.
-	ReconnectMin, ReconnectMax time.Duration
-	// KeepAlive in seconds; default 30.
-	KeepAlive uint16
 	// InFlight is how many publications a send.Queue may have waiting
 	// for their acknowledgements at once (delivery.Concurrent); default
 	// 16. The broker's Receive Maximum still bounds what is sent: paho
 	// holds the rest back. Events may then reach the broker out of
 	// order; each carries its own timestamp.
 	InFlight int
-	// Log receives connection events; default slog.Default().
-	Log *slog.Logger
 }
 
 // Publisher publishes new_qname records as signed MQTT events. It
@@ -83,6 +76,7 @@ type Config struct {
 // goroutines at once.
 type Publisher struct {
 	cfg    Config
+	conn   mqttconn.Conn // cfg's connection settings, checked
 	signer jose.Signer
 	cm     *autopaho.ConnectionManager
 }
@@ -101,11 +95,6 @@ const (
 // called. It does not wait for the connection: a broker that is away makes
 // Deliver fail (and the spool retry), not New.
 func New(ctx context.Context, cfg Config) (*Publisher, error) {
-	broker, err := mqtturl.Broker(cfg.Broker)
-	if err != nil {
-		return nil, fmt.Errorf("mqttpub: %w", err)
-	}
-	cfg.Broker = broker
 	if cfg.Name == "" || strings.ContainsAny(cfg.Name, "/+#\x00") {
 		return nil, fmt.Errorf("mqttpub: bad node name %q", cfg.Name)
 	}
@@ -128,64 +117,30 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	default:
 		return nil, fmt.Errorf("mqttpub: QoS %d: want 1 or 2", cfg.QoS)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.ReconnectMin <= 0 {
-		cfg.ReconnectMin = time.Second
-	}
-	if cfg.ReconnectMax <= cfg.ReconnectMin {
-		cfg.ReconnectMax = max(time.Minute, 2*cfg.ReconnectMin)
-	}
-	if cfg.KeepAlive == 0 {
-		cfg.KeepAlive = 30
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
+	conn := mqttconn.Conn{Broker: cfg.Broker, TLS: cfg.TLS, ClientID: cfg.ClientID, KeepAlive: cfg.KeepAlive,
+		Timeout: cfg.Timeout, ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax, Log: cfg.Log}
+	if err := conn.Check(); err != nil {
+		return nil, fmt.Errorf("mqttpub: %w", err)
 	}
 	signer, err := NewSigner(cfg.Key, cfg.Name)
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg := cfg.TLS
-	if tlsCfg == nil {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-
-	log := cfg.Log.With("broker", cfg.Broker.Redacted())
-	ac := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{cfg.Broker},
-		TlsCfg:                        tlsCfg,
-		KeepAlive:                     cfg.KeepAlive,
-		CleanStartOnInitialConnection: true,
-		// The spool holds what is not acknowledged, so no session
-		// outlives a connection: a publication in flight when the
-		// connection drops fails at once and is retried by the spool.
-		SessionExpiryInterval: 0,
-		ReconnectBackoff:      autopaho.NewExponentialBackoff(cfg.ReconnectMin, cfg.ReconnectMax, cfg.ReconnectMin, 2),
-		ConnectTimeout:        cfg.Timeout,
-		OnConnectionUp: func(*autopaho.ConnectionManager, *paho.Connack) {
-			log.Info("mqtt connection up", "client_id", cfg.ClientID)
-		},
-		OnConnectError: func(err error) { log.Warn("mqtt connect failed", "err", err) },
-		ClientConfig: paho.ClientConfig{
-			ClientID:      cfg.ClientID,
-			PacketTimeout: cfg.Timeout,
-			OnClientError: func(err error) { log.Warn("mqtt connection lost", "err", err) },
-			OnServerDisconnect: func(d *paho.Disconnect) {
-				reason := ""
-				if d.Properties != nil {
-					reason = d.Properties.ReasonString
-				}
-				log.Warn("mqtt broker disconnected", "reason_code", d.ReasonCode, "reason", reason)
-			},
-		},
+	ac := conn.ClientConfig()
+	// The spool holds what is not acknowledged, so no session outlives a
+	// connection: a publication in flight when the connection drops
+	// fails at once and is retried by the spool.
+	ac.CleanStartOnInitialConnection = true
+	ac.SessionExpiryInterval = 0
+	log := conn.Logger()
+	ac.OnConnectionUp = func(*autopaho.ConnectionManager, *paho.Connack) {
+		log.Info("mqtt connection up", "client_id", conn.ClientID)
 	}
 	cm, err := autopaho.NewConnection(ctx, ac)
 	if err != nil {
 		return nil, fmt.Errorf("mqttpub: %w", err)
 	}
-	return &Publisher{cfg: cfg, signer: signer, cm: cm}, nil
+	return &Publisher{cfg: cfg, conn: conn, signer: signer, cm: cm}, nil
 }
 
 // NewSigner returns a JWS signer for key with kid in the protected header:
@@ -222,7 +177,7 @@ func NewSigner(key crypto.Signer, kid string) (jose.Signer, error) {
 }
 
 // Name implements delivery.Destination.
-func (p *Publisher) Name() string { return "mqtt-" + p.cfg.Broker.Host }
+func (p *Publisher) Name() string { return "mqtt-" + p.conn.Broker.Host }
 
 // Topic returns the topic events are published on.
 func (p *Publisher) Topic() string { return p.cfg.Topic }
@@ -266,14 +221,14 @@ func (p *Publisher) Deliver(ctx context.Context, rec []byte) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.conn.Timeout)
 	defer cancel()
 	if err := p.cm.AwaitConnection(ctx); err != nil {
-		return fmt.Errorf("mqtt broker %s not connected: %w", p.cfg.Broker.Host, err)
+		return fmt.Errorf("mqtt broker %s not connected: %w", p.conn.Broker.Host, err)
 	}
 	pr, err := p.cm.Publish(ctx, &paho.Publish{QoS: p.cfg.QoS, Topic: p.cfg.Topic, Payload: payload})
 	if pr != nil && pr.ReasonCode >= 0x80 {
-		reason := fmt.Sprintf("broker %s refused the publication on %s: reason code 0x%02x", p.cfg.Broker.Host, p.cfg.Topic, pr.ReasonCode)
+		reason := fmt.Sprintf("broker %s refused the publication on %s: reason code 0x%02x", p.conn.Broker.Host, p.cfg.Topic, pr.ReasonCode)
 		if pr.Properties != nil && pr.Properties.ReasonString != "" {
 			reason += " (" + pr.Properties.ReasonString + ")"
 		}
@@ -284,7 +239,7 @@ func (p *Publisher) Deliver(ctx context.Context, rec []byte) error {
 		return &delivery.Refusal{Reason: reason}
 	}
 	if err != nil {
-		return fmt.Errorf("mqtt publish to %s: %w", p.cfg.Broker.Host, err)
+		return fmt.Errorf("mqtt publish to %s: %w", p.conn.Broker.Host, err)
 	}
 	return nil
 }
@@ -292,7 +247,7 @@ func (p *Publisher) Deliver(ctx context.Context, rec []byte) error {
 // Close disconnects cleanly (an MQTT DISCONNECT, then the connection is
 // closed) and stops reconnecting. It waits at most Timeout.
 func (p *Publisher) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.conn.Timeout)
 	defer cancel()
 	return p.cm.Disconnect(ctx)
 }

@@ -344,7 +344,7 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if p.cfg.Broker.Host != "broker.example:8883" || p.cfg.QoS != 1 || p.cfg.ClientID != node+"-tapir" {
+	if p.conn.Broker.Host != "broker.example:8883" || p.cfg.QoS != 1 || p.conn.ClientID != node+"-tapir" {
 		t.Errorf("defaults: %+v", p.cfg)
 	}
 	if p.Name() != "mqtt-broker.example:8883" {

@@ -1,7 +1,8 @@
 // Package observe takes the DNS TAPIR core's signed observations from its
 // MQTT broker: it verifies each message's JWS against the node's trusted
 // keys, decodes and checks the message, and turns it into an observation
-// record (json:tapir.Record) for tapir-rpz.
+// record (json:tapir.Record) for tapir-rpz. Open and Tool.Run are
+// tapir-observe: the node's credentials, the counters, the output.
 //
 // The message is the core's TapirMsg in JSON (src_name, creator,
 // msg_type, list_type, added, removed, msg, timestamp, time_str; each

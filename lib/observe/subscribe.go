@@ -16,17 +16,22 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/tapir-edge/tapir/lib/mqtturl"
+	"github.com/tapir-edge/tapir/lib/fault"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 )
 
 // Config configures a Subscriber.
 type Config struct {
-	// Broker is the broker's URL: mqtts://host:8883 (TLS; also tls://,
-	// ssl://) or mqtt://host:1883 (plain TCP, for tests).
-	Broker *url.URL
-	// TLS holds the node's client certificate and the CA of the broker;
-	// nil means the system roots and no client certificate.
-	TLS *tls.Config
+	// Broker, TLS, KeepAlive, Timeout, ReconnectMin, ReconnectMax and
+	// Log set up the connection: see mqttconn.Conn for what they mean
+	// and their defaults. Timeout also bounds the clean disconnect. Log
+	// hears of refused messages too.
+	Broker                     *url.URL
+	TLS                        *tls.Config
+	KeepAlive                  uint16
+	Timeout                    time.Duration
+	ReconnectMin, ReconnectMax time.Duration
+	Log                        *slog.Logger
 	// ClientID identifies the MQTT session. It must stay the same across
 	// restarts: the broker keeps the session, and the messages that
 	// arrive while the subscriber is away, under this ID.
@@ -36,19 +41,9 @@ type Config struct {
 	// Keys are the trusted keys: a message counts only if its JWS
 	// verifies with one of them (see Verify). SetKeys replaces them.
 	Keys *jose.JSONWebKeySet
-	// Log receives connection events and refused messages; default
-	// slog.Default().
-	Log *slog.Logger
 	// SessionExpiry is how long the broker keeps the session while the
 	// subscriber is away; default 7 days.
 	SessionExpiry time.Duration
-	// KeepAlive in seconds; default 30.
-	KeepAlive uint16
-	// Timeout bounds connecting and the clean disconnect; default 10s.
-	Timeout time.Duration
-	// ReconnectMin and ReconnectMax bound the wait between connection
-	// attempts; defaults 1s and 1m.
-	ReconnectMin, ReconnectMax time.Duration
 }
 
 // Stats are a Subscriber's counters.
@@ -68,6 +63,7 @@ type Stats struct {
 // would only send it again), never passed to out.
 type Subscriber struct {
 	cfg  Config
+	conn mqttconn.Conn // cfg's connection settings, checked
 	out  func(record []byte) error
 	keys atomic.Pointer[jose.JSONWebKeySet]
 	log  *slog.Logger
@@ -82,11 +78,6 @@ type Subscriber struct {
 
 // NewSubscriber checks cfg and returns a Subscriber; Run connects.
 func NewSubscriber(cfg Config, out func(record []byte) error) (*Subscriber, error) {
-	broker, err := mqtturl.Broker(cfg.Broker)
-	if err != nil {
-		return nil, fmt.Errorf("observe: %w", err)
-	}
-	cfg.Broker = broker
 	if cfg.ClientID == "" {
 		return nil, errors.New("observe: no MQTT client ID (the session is kept under it)")
 	}
@@ -104,25 +95,15 @@ func NewSubscriber(cfg Config, out func(record []byte) error) (*Subscriber, erro
 	if out == nil {
 		return nil, errors.New("observe: no output")
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
 	if cfg.SessionExpiry <= 0 {
 		cfg.SessionExpiry = 7 * 24 * time.Hour
 	}
-	if cfg.KeepAlive == 0 {
-		cfg.KeepAlive = 30
+	conn := mqttconn.Conn{Broker: cfg.Broker, TLS: cfg.TLS, ClientID: cfg.ClientID, KeepAlive: cfg.KeepAlive,
+		Timeout: cfg.Timeout, ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax, Log: cfg.Log}
+	if err := conn.Check(); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.ReconnectMin <= 0 {
-		cfg.ReconnectMin = time.Second
-	}
-	if cfg.ReconnectMax <= cfg.ReconnectMin {
-		cfg.ReconnectMax = max(time.Minute, 2*cfg.ReconnectMin)
-	}
-	s := &Subscriber{cfg: cfg, out: out, log: cfg.Log.With("broker", cfg.Broker.Redacted()), failed: make(chan struct{})}
+	s := &Subscriber{cfg: cfg, conn: conn, out: out, log: conn.Logger(), failed: make(chan struct{})}
 	s.keys.Store(cfg.Keys)
 	return s, nil
 }
@@ -146,7 +127,8 @@ func (s *Subscriber) Stats() Stats {
 // out returns an error (then it disconnects, leaving that message and
 // any after it unacknowledged in the session, for the next run, and
 // returns the error), or the broker refuses a subscription (a
-// *RefusedError). When Run returns, out is no longer called.
+// *RefusedError, of kind fault.Refused). When Run returns, out is no
+// longer called.
 func (s *Subscriber) Run(ctx context.Context) error {
 	cfg := s.cfg
 	subs := make([]paho.SubscribeOptions, len(cfg.Topics))
@@ -155,54 +137,30 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		// subscription is new, not again on every reconnect.
 		subs[i] = paho.SubscribeOptions{Topic: t, QoS: 1, RetainHandling: 1}
 	}
-	tlsCfg := cfg.TLS
-	if tlsCfg == nil {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	expiry := uint32(min(cfg.SessionExpiry/time.Second, 0xfffffffe))
 	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	ac := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{cfg.Broker},
-		TlsCfg:                        tlsCfg,
-		KeepAlive:                     cfg.KeepAlive,
-		CleanStartOnInitialConnection: false,
-		SessionExpiryInterval:         expiry,
-		ReconnectBackoff:              autopaho.NewExponentialBackoff(cfg.ReconnectMin, cfg.ReconnectMax, cfg.ReconnectMin, 2),
-		ConnectTimeout:                cfg.Timeout,
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
-			s.log.Info("mqtt connection up", "client_id", cfg.ClientID, "session_present", ca.SessionPresent)
-			sctx, scancel := context.WithTimeout(connCtx, cfg.Timeout)
-			defer scancel()
-			sa, err := cm.Subscribe(sctx, &paho.Subscribe{Subscriptions: subs})
-			if err != nil {
-				s.log.Error("mqtt subscribe failed", "topics", cfg.Topics, "err", err)
+	ac := s.conn.ClientConfig()
+	ac.CleanStartOnInitialConnection = false
+	ac.SessionExpiryInterval = uint32(min(cfg.SessionExpiry/time.Second, 0xfffffffe))
+	ac.OnConnectionUp = func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
+		s.log.Info("mqtt connection up", "client_id", cfg.ClientID, "session_present", ca.SessionPresent)
+		sctx, scancel := context.WithTimeout(connCtx, s.conn.Timeout)
+		defer scancel()
+		sa, err := cm.Subscribe(sctx, &paho.Subscribe{Subscriptions: subs})
+		if err != nil {
+			s.log.Error("mqtt subscribe failed", "topics", cfg.Topics, "err", err)
+			return
+		}
+		for i, rc := range sa.Reasons {
+			if rc >= 0x80 && i < len(subs) {
+				s.fail(fault.New(fault.Refused, &RefusedError{Topic: subs[i].Topic, ReasonCode: rc}))
 				return
 			}
-			for i, rc := range sa.Reasons {
-				if rc >= 0x80 && i < len(subs) {
-					s.fail(&RefusedError{Topic: subs[i].Topic, ReasonCode: rc})
-					return
-				}
-			}
-			s.log.Info("subscribed", "topics", cfg.Topics)
-		},
-		OnConnectError: func(err error) { s.log.Warn("mqtt connect failed", "err", err) },
-		ClientConfig: paho.ClientConfig{
-			ClientID:                   cfg.ClientID,
-			PacketTimeout:              cfg.Timeout,
-			EnableManualAcknowledgment: true,
-			OnPublishReceived:          []func(paho.PublishReceived) (bool, error){s.handle},
-			OnClientError:              func(err error) { s.log.Warn("mqtt connection lost", "err", err) },
-			OnServerDisconnect: func(d *paho.Disconnect) {
-				reason := ""
-				if d.Properties != nil {
-					reason = d.Properties.ReasonString
-				}
-				s.log.Warn("mqtt broker disconnected", "reason_code", d.ReasonCode, "reason", reason)
-			},
-		},
+		}
+		s.log.Info("subscribed", "topics", cfg.Topics)
 	}
+	ac.EnableManualAcknowledgment = true
+	ac.OnPublishReceived = []func(paho.PublishReceived) (bool, error){s.handle}
 	cm, err := autopaho.NewConnection(connCtx, ac)
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
@@ -219,7 +177,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	// The acknowledgements go out in batches (every 50ms): give the
 	// last ones time to leave before the DISCONNECT.
 	time.Sleep(150 * time.Millisecond)
-	dctx, dcancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	dctx, dcancel := context.WithTimeout(context.Background(), s.conn.Timeout)
 	defer dcancel()
 	if err := cm.Disconnect(dctx); err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
 		s.log.Warn("mqtt disconnect", "err", err)

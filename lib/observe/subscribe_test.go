@@ -185,11 +185,15 @@ func TestSubscribeMosquitto(t *testing.T) {
 	// The next run writes to a Frame Streams stream, as tapir-listen does.
 	var stream bytes.Buffer
 	w := fstrm.NewWriter(&stream, record.ContentType)
+	// The output may be called before startSubscriber returns: it must
+	// not read r, which the assignment below writes.
+	recs := make(chan string, 100)
 	r = startSubscriber(t, b, p, k.set, id, func(rec []byte) error {
 		err := w.WriteFrame(rec)
-		r.recs <- string(rec)
+		recs <- string(rec)
 		return err
 	})
+	r.recs = recs
 	r.expect(t, wantRecord(t, again))
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
@@ -228,8 +232,8 @@ func TestNewSubscriberConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.cfg.Broker.Host != "broker.example:8883" {
-		t.Errorf("broker %s", s.cfg.Broker)
+	if s.conn.Broker.Host != "broker.example:8883" {
+		t.Errorf("broker %s", s.conn.Broker)
 	}
 	bad := map[string]func(c *Config){
 		"no broker":   func(c *Config) { c.Broker = nil },

@@ -16,7 +16,7 @@ import (
 // the others under SEE ALSO.
 var toolkit = []string{
 	"tapir-listen", "tapir-anon", "tapir-agg", "tapir-send",
-	"tapir-rpz", "tapir-cat", "tapir-enroll",
+	"tapir-observe", "tapir-rpz", "tapir-cat", "tapir-enroll",
 }
 
 // exitStatus is the EXIT STATUS section that every man page shares.

@@ -1,4 +1,4 @@
-package mqtturl
+package mqttconn
 
 import (
 	"net/url"
@@ -27,5 +27,14 @@ func TestBroker(t *testing.T) {
 	}
 	if _, err := Broker(nil); err == nil {
 		t.Error("nil accepted")
+	}
+}
+
+func TestPlain(t *testing.T) {
+	for in, want := range map[string]bool{"mqtt://b": true, "TCP://b": true, "mqtts://b": false, "ssl://b": false, "tls://b": false, "https://b": false} {
+		u, _ := url.Parse(in)
+		if got := Plain(u); got != want {
+			t.Errorf("Plain(%s) = %v, want %v", in, got, want)
+		}
 	}
 }
