@@ -78,7 +78,7 @@ renew: asks for a new certificate, signed by the data key, with a fresh TLS
 key (or the same with --reuse-key); with --if-needed only once two thirds
 of the current certificate's lifetime have passed, so it can run hourly
 from a timer. The new certificate must be for the new key and chain to the
-CA before it replaces the old one. tapir-send and tapir-listen --mqtt need
+CA before it replaces the old one. tapir-send and tapir-observe need
 no reload: each new connection uses the certificate the node directory
 holds then. --reload-command runs a command after a renewal, for other
 programs that use the certificate.

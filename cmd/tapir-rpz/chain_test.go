@@ -34,7 +34,7 @@ import (
 
 // The whole policy path: the core signs an observation (with a key the
 // test made and the node trusts through enrollment) and publishes it on a
-// real mosquitto; tapir-listen --mqtt verifies it and pipes it to
+// real mosquitto; tapir-observe verifies it and pipes it to
 // tapir-rpz serve; a real Unbound, told by NOTIFY, blocks the name.
 func TestObservationToResolver(t *testing.T) {
 	pub := tooltest.Need(t, "mosquitto_pub")
@@ -67,11 +67,11 @@ func TestObservationToResolver(t *testing.T) {
 	ub := unboundtest.Start(t, unboundtest.Config{Zone: zone, ZoneName: "example.test.",
 		Extra: resolvers.Fill("unbound-rpz.conf", resolvers.Vars{PrimaryPort: fmt.Sprint(rport)})})
 
-	listenBin := filepath.Join(dir, "tapir-listen")
-	if out, err := exec.Command("go", "build", "-o", listenBin, "../tapir-listen").CombinedOutput(); err != nil {
-		t.Fatalf("build tapir-listen: %v\n%s", err, out)
+	listenBin := filepath.Join(dir, "tapir-observe")
+	if out, err := exec.Command("go", "build", "-o", listenBin, "../tapir-observe").CombinedOutput(); err != nil {
+		t.Fatalf("build tapir-observe: %v\n%s", err, out)
 	}
-	listen := exec.Command(listenBin, "--mqtt", fmt.Sprintf("mqtts://127.0.0.1:%d/observations/down/edge-1", mport), "--node", node)
+	listen := exec.Command(listenBin, "--broker", fmt.Sprintf("mqtts://127.0.0.1:%d/observations/down/edge-1", mport), "--node", node)
 	listen.Env = append(os.Environ(), "SSL_CERT_FILE="+srvCert)
 	serve := tooltest.Command("serve", "--listen", fmt.Sprintf("127.0.0.1:%d", rport), "--notify", ub.Addr, "--state", filepath.Join(dir, "state"))
 	var logs [2]tooltest.Log
@@ -88,12 +88,12 @@ func TestObservationToResolver(t *testing.T) {
 		listen.Wait()
 		serve.Wait()
 		if t.Failed() {
-			t.Logf("tapir-listen:\n%s\ntapir-rpz:\n%s", logs[0].String(), logs[1].String())
+			t.Logf("tapir-observe:\n%s\ntapir-rpz:\n%s", logs[0].String(), logs[1].String())
 		}
 	}()
 	for deadline := time.Now().Add(20 * time.Second); !bytes.Contains(logs[0].Bytes(), []byte("msg=subscribed")); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("tapir-listen did not subscribe")
+			t.Fatal("tapir-observe did not subscribe")
 		}
 	}
 	waitRcode(t, ub, "later.example.test.", dns.RcodeSuccess)

@@ -44,11 +44,11 @@ func app() *cli.App {
 		Name:  "tapir-rpz",
 		Usage: "turn observations and lists, through a policy, into a Response Policy Zone",
 		UsageText: `tapir-rpz zone [--allow FILE] [--deny FILE] [--doubt FILE] [--policy FILE] [-r FILE] [--zone-file FILE]
-tapir-listen --mqtt URL --node DIR | tapir-rpz serve --listen ADDR [--notify ADDR] [--state DIR] [lists]
+tapir-observe --broker URL --node DIR | tapir-rpz serve --listen ADDR [--notify ADDR] [--state DIR] [lists]
 tapir-rpz explain [lists] NAME...`,
 		Description: `DNS TAPIR provides intelligence, not enforcement: the operator decides
 what to block. tapir-rpz turns the core's observations (observation
-records, from tapir-listen --mqtt) and the operator's own lists, through
+records, from tapir-observe) and the operator's own lists, through
 the operator's policy, into an RPZ zone that the resolver enforces.
 
 zone: writes the zone once, to stdout or --zone-file.
@@ -85,7 +85,7 @@ are kept in --state too, so that a restart serves the same zone.`,
 var manual = tool.Manual{
 	Examples: []tool.Example{
 		{Text: "Block the operator's own denylist, and what the core observes, for Unbound:",
-			Command: "tapir-listen --mqtt mqtts://broker/observations/down/edge-1 --node /var/lib/tapir/node | tapir-rpz serve --listen 127.0.0.1:5353 --notify 127.0.0.1:53 --state /var/lib/tapir/rpz --deny /etc/tapir/deny.txt --allow /etc/tapir/allow.txt --policy /etc/tapir/policy"},
+			Command: "tapir-observe --broker mqtts://broker/observations/down/edge-1 --node /var/lib/tapir/node | tapir-rpz serve --listen 127.0.0.1:5353 --notify 127.0.0.1:53 --state /var/lib/tapir/rpz --deny /etc/tapir/deny.txt --allow /etc/tapir/allow.txt --policy /etc/tapir/policy"},
 		{Text: "See what the lists alone would block, as a zone file:",
 			Command: "tapir-rpz zone --deny deny.txt --allow allow.txt > rpz.zone && named-checkzone rpz.tapir. rpz.zone"},
 		{Text: "Why is a name blocked?",
@@ -120,7 +120,7 @@ Then tapir-cat --match-rpz ZONEFILE counts, rule by rule, what a dnstap stream o
 		tool.FIFOs,
 		{"SIGNALS", `SIGTERM, SIGINT: stop reading at a frame boundary (see FIFOS), apply what was read, stop serving; the state is on disk. SIGHUP: reload the lists. SIGUSR1: log the serial and the number of rules.`},
 	},
-	SeeAlso: []string{"tapir-listen(1)", "named-checkzone(1)", "unbound.conf(5)"},
+	SeeAlso: []string{"tapir-observe(1)", "named-checkzone(1)", "unbound.conf(5)"},
 }
 
 // open builds the Processor the flags describe. compact is for serve, the

@@ -70,7 +70,7 @@ func TestEnrolledNode(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// The node's ca.crt is trusted too, as by tapir-listen --mqtt: with
+	// The node's ca.crt is trusted too, as by tapir-observe: with
 	// the receiver's CA in the node manager's bundle, no --ca-file.
 	caCrt := filepath.Join(nodeDir, "ca.crt")
 	b, _ := os.ReadFile(caCrt)

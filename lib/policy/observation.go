@@ -10,7 +10,7 @@ import (
 )
 
 // Observation is an observation record (DESIGN.md, "observation"): a
-// policy message from the core as tapir-listen emits it after its
+// policy message from the core as tapir-observe emits it after its
 // signature verified.
 type Observation struct {
 	Type      string    `json:"type,omitempty"` // "observation" in a record; may be absent
