@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,14 +31,14 @@ func TestMain(m *testing.M) { tooltest.Main(m, main) }
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *tooltest.Log // read while the tool writes it
 	done   chan error
 }
 
 func run(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := tooltest.Command(args...)
-	p := &proc{cmd: cmd, stderr: new(bytes.Buffer), done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: new(tooltest.Log), done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -201,7 +201,7 @@ func TestSystemdActivation(t *testing.T) {
 	tcp := freePort(t)
 	cmd := exec.Command(activate, "-l", sock, "-l", tcp, "--fdname=dnstap:remote", "-E", "TAPIR_TEST_MAIN=1", os.Args[0], "-w", out, "--metrics", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TAPIR_TEST_MAIN=1")
-	stderr := new(strings.Builder)
+	stderr := new(tooltest.Log) // read while the tool writes it
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
