@@ -28,7 +28,16 @@ func serveDeny(t *testing.T, dir string, port int, args ...string) *tooltest.Log
 	t.Helper()
 	deny := write(t, dir, "deny.txt", "bad.example.test\n")
 	serve := tooltest.Command(append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--no-input", "--deny", deny}, args...)...)
-	return tooltest.Start(t, "tapir-rpz", serve)
+	log := tooltest.Start(t, "tapir-rpz", serve)
+	// Serving before the resolver starts: a resolver whose first
+	// transfer is refused waits for its retry, longer than a test does
+	// (seen with BIND, with a tapir-rpz slowed by -race).
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "serving the zone"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tapir-rpz did not start serving:\n%s", log)
+		}
+	}
+	return log
 }
 
 // notBlocked checks that r is the test zone's own answer for
