@@ -20,14 +20,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
@@ -41,18 +37,10 @@ import (
 
 // Config configures a Publisher.
 type Config struct {
-	// Broker, TLS, KeepAlive, Timeout, ReconnectMin, ReconnectMax and
-	// Log set up the connection: see mqttconn.Conn for what they mean
-	// and their defaults. Timeout also bounds one Deliver: waiting for a
-	// connection, then for the broker's acknowledgement.
-	Broker                     *url.URL
-	TLS                        *tls.Config
-	KeepAlive                  uint16
-	Timeout                    time.Duration
-	ReconnectMin, ReconnectMax time.Duration
-	Log                        *slog.Logger
-	// ClientID is the MQTT client identifier; default "<Name>-tapir".
-	ClientID string
+	// Conn sets up the connection. Its Timeout also bounds one
+	// Deliver: waiting for a connection, then for the broker's
+	// acknowledgement. Its ClientID defaults to "<Name>-tapir".
+	mqttconn.Conn
 	// Topic to publish on; default "events/up/<Name>/new_qname".
 	Topic string
 	// Name is the node name: the JWS kid, and part of the default topic.
@@ -117,11 +105,10 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	default:
 		return nil, fmt.Errorf("mqttpub: QoS %d: want 1 or 2", cfg.QoS)
 	}
-	conn := mqttconn.Conn{Broker: cfg.Broker, TLS: cfg.TLS, ClientID: cfg.ClientID, KeepAlive: cfg.KeepAlive,
-		Timeout: cfg.Timeout, ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax, Log: cfg.Log}
-	if err := conn.Check(); err != nil {
+	if err := cfg.Conn.Check(); err != nil {
 		return nil, fmt.Errorf("mqttpub: %w", err)
 	}
+	conn := cfg.Conn
 	signer, err := NewSigner(cfg.Key, cfg.Name)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/delivery"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
@@ -120,14 +121,16 @@ func publisher(t testing.TB, p *pki, b *broker, key crypto.Signer, mod func(*Con
 	t.Helper()
 	cert := p.Issue(t, "node", node, false)
 	cfg := Config{
-		Broker:       &url.URL{Scheme: "mqtts", Host: b.Addr()},
-		TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Name:         node,
-		Key:          key,
-		Timeout:      5 * time.Second,
-		ReconnectMin: 50 * time.Millisecond,
-		ReconnectMax: 500 * time.Millisecond,
-		Log:          quietLog(),
+		Conn: mqttconn.Conn{
+			Broker:       &url.URL{Scheme: "mqtts", Host: b.Addr()},
+			TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			Timeout:      5 * time.Second,
+			ReconnectMin: 50 * time.Millisecond,
+			ReconnectMax: 500 * time.Millisecond,
+			Log:          quietLog(),
+		},
+		Name: node,
+		Key:  key,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -297,8 +300,8 @@ func TestNotPublished(t *testing.T) {
 	// any connection is needed.
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	pub, err := New(context.Background(), Config{
-		Broker: &url.URL{Scheme: "mqtt", Host: "127.0.0.1:1"}, Name: node, Key: key, Log: quietLog(),
-		Timeout: 200 * time.Millisecond,
+		Conn: mqttconn.Conn{Broker: &url.URL{Scheme: "mqtt", Host: "127.0.0.1:1"}, Log: quietLog(), Timeout: 200 * time.Millisecond},
+		Name: node, Key: key,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -326,12 +329,12 @@ func TestConfig(t *testing.T) {
 	u := &url.URL{Scheme: "mqtts", Host: "broker.example"}
 	bad := []Config{
 		{Name: node, Key: key},
-		{Broker: &url.URL{Scheme: "https", Host: "x"}, Name: node, Key: key},
-		{Broker: u, Key: key},
-		{Broker: u, Name: "a/b", Key: key},
-		{Broker: u, Name: node},
-		{Broker: u, Name: node, Key: key, QoS: 3},
-		{Broker: u, Name: node, Key: key, Topic: "events/up/#"},
+		{Conn: mqttconn.Conn{Broker: &url.URL{Scheme: "https", Host: "x"}}, Name: node, Key: key},
+		{Conn: mqttconn.Conn{Broker: u}, Key: key},
+		{Conn: mqttconn.Conn{Broker: u}, Name: "a/b", Key: key},
+		{Conn: mqttconn.Conn{Broker: u}, Name: node},
+		{Conn: mqttconn.Conn{Broker: u}, Name: node, Key: key, QoS: 3},
+		{Conn: mqttconn.Conn{Broker: u}, Name: node, Key: key, Topic: "events/up/#"},
 	}
 	for i, c := range bad {
 		if p, err := New(context.Background(), c); err == nil {
@@ -339,7 +342,7 @@ func TestConfig(t *testing.T) {
 			t.Errorf("config %d: no error", i)
 		}
 	}
-	p, err := New(context.Background(), Config{Broker: u, Name: node, Key: key, Log: quietLog()})
+	p, err := New(context.Background(), Config{Conn: mqttconn.Conn{Broker: u, Log: quietLog()}, Name: node, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +357,7 @@ func TestConfig(t *testing.T) {
 
 func TestSignerConcurrent(t *testing.T) {
 	pubKey, key, _ := ed25519.GenerateKey(rand.Reader)
-	p, err := New(context.Background(), Config{Broker: &url.URL{Scheme: "mqtt", Host: "127.0.0.1:1"}, Name: node, Key: key, Log: quietLog()})
+	p, err := New(context.Background(), Config{Conn: mqttconn.Conn{Broker: &url.URL{Scheme: "mqtt", Host: "127.0.0.1:1"}, Log: quietLog()}, Name: node, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func Open(o Options) (*Tool, error) {
 	// The session is kept under this client ID: tapir-observe goes on
 	// with the one tapir-listen --mqtt had, and with its observations.
 	id := n.Name + "-tapir-listen"
-	t.sub, err = NewSubscriber(Config{Broker: o.Broker, TLS: tc, ClientID: id, Topics: []string{o.Topic}, Keys: keys, Log: t.log}, t.write)
+	t.sub, err = NewSubscriber(Config{Conn: mqttconn.Conn{Broker: o.Broker, TLS: tc, ClientID: id, Log: t.log}, Topics: []string{o.Topic}, Keys: keys}, t.write)
 	if err != nil {
 		return nil, fault.New(fault.Config, err)
 	}

@@ -2,11 +2,9 @@ package observe
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,20 +20,12 @@ import (
 
 // Config configures a Subscriber.
 type Config struct {
-	// Broker, TLS, KeepAlive, Timeout, ReconnectMin, ReconnectMax and
-	// Log set up the connection: see mqttconn.Conn for what they mean
-	// and their defaults. Timeout also bounds the clean disconnect. Log
-	// hears of refused messages too.
-	Broker                     *url.URL
-	TLS                        *tls.Config
-	KeepAlive                  uint16
-	Timeout                    time.Duration
-	ReconnectMin, ReconnectMax time.Duration
-	Log                        *slog.Logger
-	// ClientID identifies the MQTT session. It must stay the same across
+	// Conn sets up the connection. Its Timeout also bounds the clean
+	// disconnect; its Log hears of refused messages too. Its ClientID
+	// identifies the MQTT session and must stay the same across
 	// restarts: the broker keeps the session, and the messages that
 	// arrive while the subscriber is away, under this ID.
-	ClientID string
+	mqttconn.Conn
 	// Topics to subscribe to (filters may have wildcards).
 	Topics []string
 	// Keys are the trusted keys: a message counts only if its JWS
@@ -98,11 +88,10 @@ func NewSubscriber(cfg Config, out func(record []byte) error) (*Subscriber, erro
 	if cfg.SessionExpiry <= 0 {
 		cfg.SessionExpiry = 7 * 24 * time.Hour
 	}
-	conn := mqttconn.Conn{Broker: cfg.Broker, TLS: cfg.TLS, ClientID: cfg.ClientID, KeepAlive: cfg.KeepAlive,
-		Timeout: cfg.Timeout, ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax, Log: cfg.Log}
-	if err := conn.Check(); err != nil {
+	if err := cfg.Conn.Check(); err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
 	}
+	conn := cfg.Conn
 	s := &Subscriber{cfg: cfg, conn: conn, out: out, log: conn.Logger(), failed: make(chan struct{})}
 	s.keys.Store(cfg.Keys)
 	return s, nil

@@ -17,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/tapir-edge/tapir/lib/fstrm"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 	"github.com/tapir-edge/tapir/lib/record"
 )
 
@@ -58,13 +59,15 @@ func startSubscriber(t *testing.T, b *broker, p *pki, keys *jose.JSONWebKeySet, 
 		out = func(rec []byte) error { r.recs <- string(rec); return nil }
 	}
 	r.sub, err = NewSubscriber(Config{
-		Broker:       u,
-		TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ClientID:     clientID,
-		Topics:       []string{"observations/#"},
-		Keys:         keys,
-		Log:          slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		ReconnectMin: 100 * time.Millisecond,
+		Conn: mqttconn.Conn{
+			Broker:       u,
+			TLS:          &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			ClientID:     clientID,
+			Log:          slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+			ReconnectMin: 100 * time.Millisecond,
+		},
+		Topics: []string{"observations/#"},
+		Keys:   keys,
 	}, out)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +229,7 @@ func TestSubscribeMosquitto(t *testing.T) {
 func TestNewSubscriberConfig(t *testing.T) {
 	k := newTestKeys(t)
 	u, _ := url.Parse("mqtts://broker.example")
-	good := Config{Broker: u, ClientID: "c", Topics: []string{"t"}, Keys: k.set}
+	good := Config{Conn: mqttconn.Conn{Broker: u, ClientID: "c"}, Topics: []string{"t"}, Keys: k.set}
 	out := func([]byte) error { return nil }
 	s, err := NewSubscriber(good, out)
 	if err != nil {

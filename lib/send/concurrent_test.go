@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tapir-edge/tapir/lib/metrics"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 	"github.com/tapir-edge/tapir/lib/mqttpub"
 	"github.com/tapir-edge/tapir/lib/testkit/mqtttest"
 )
@@ -131,9 +132,12 @@ func BenchmarkQueueMQTT(b *testing.B) {
 	}{{"serial", 1}, {"window", 16}} {
 		b.Run(c.name, func(b *testing.B) {
 			pub, err := mqttpub.New(context.Background(), mqttpub.Config{
-				Broker: &url.URL{Scheme: "mqtts", Host: br.Addr()},
-				TLS:    &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-				Name:   "edge-bench", Key: key, Timeout: 10 * time.Second, InFlight: c.inFlight, Log: quiet,
+				Conn: mqttconn.Conn{
+					Broker:  &url.URL{Scheme: "mqtts", Host: br.Addr()},
+					TLS:     &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+					Timeout: 10 * time.Second, Log: quiet,
+				},
+				Name: "edge-bench", Key: key, InFlight: c.inFlight,
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/tapir-edge/tapir/lib/aggrec"
 	"github.com/tapir-edge/tapir/lib/archive"
 	"github.com/tapir-edge/tapir/lib/fault"
+	"github.com/tapir-edge/tapir/lib/mqttconn"
 	"github.com/tapir-edge/tapir/lib/mqttpub"
 )
 
@@ -142,7 +143,7 @@ func (t *Tool) destination(ctx context.Context, to string) (Destination, error) 
 		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
 		return &Aggrec{Client: &aggrec.Client{BaseURL: u, Name: name, Key: key, HTTP: hc, UserAgent: "tapir-send"}, Log: t.log}, nil
 	}
-	p, err := mqttpub.New(ctx, mqttpub.Config{Broker: u, TLS: tc, Name: name, Key: key, Topic: t.o.MQTTTopic, Log: t.log})
+	p, err := mqttpub.New(ctx, mqttpub.Config{Conn: mqttconn.Conn{Broker: u, TLS: tc, Log: t.log}, Name: name, Key: key, Topic: t.o.MQTTTopic})
 	if err != nil {
 		return nil, fault.Errorf(fault.Config, "--to %s: %v", to, err)
 	}
